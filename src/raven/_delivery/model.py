@@ -1,0 +1,106 @@
+"""The values that travel between the client, the delivery core and the I/O adapters.
+
+Everything here is immutable. An adapter receives a :class:`Request`, and answers with a
+:class:`Reply` (any HTTP status) or a :class:`Failure` (no HTTP status at all); the core turns either
+into a :class:`Decision` that says what happened to the event and what to log.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+#: Data category of error and message events (Sentry treats "default" events as errors).
+ERROR = "error"
+#: Data category of client reports.
+INTERNAL = "internal"
+
+
+class Reason(str, enum.Enum):
+    """Why an event was not delivered: the ``reason`` of a client report."""
+
+    QUEUE_OVERFLOW = "queue_overflow"
+    CACHE_OVERFLOW = "cache_overflow"
+    RATELIMIT_BACKOFF = "ratelimit_backoff"
+    NETWORK_ERROR = "network_error"
+    SEND_ERROR = "send_error"
+    SAMPLE_RATE = "sample_rate"
+    BEFORE_SEND = "before_send"
+    EVENT_PROCESSOR = "event_processor"
+
+
+@dataclass(frozen=True)
+class EventItem:
+    """An event ready to deliver: its JSON bytes, serialized on the caller's thread."""
+
+    event_id: str
+    payload: bytes
+    category: str = ERROR
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP POST to make. ``headers`` keys are in their canonical spelling."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    item: Optional[EventItem]
+    protocol: str = "envelope"
+    #: Lost-event counts carried in this request's client report, given back if it fails.
+    report: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server answered. ``headers`` keys are lowercase."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class FailureKind(str, enum.Enum):
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    READ = "read"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """No usable HTTP reply: the connection could not be made, timed out, or broke."""
+
+    kind: FailureKind
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Sent:
+    event_id: Optional[str]
+    log: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The event is lost; it was counted under ``reason``."""
+
+    event_id: Optional[str]
+    reason: Reason
+    log: Optional[str] = None
+    status: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class RetryAsStore:
+    """The server has no envelope endpoint: send the same event again to the store endpoint."""
+
+    event_id: Optional[str]
+    log: Optional[str] = None
+
+
+Decision = Union[Sent, Dropped, RetryAsStore]
+Outcome = Union[Reply, Failure]

@@ -1,0 +1,20 @@
+"""How the client hands events to a transport: one small interface for every I/O model."""
+
+from __future__ import annotations
+
+from typing import Optional, Protocol
+
+from raven._delivery.model import EventItem
+
+
+class Dispatcher(Protocol):
+    """Takes events from the client. ``submit`` never raises and, except for the synchronous
+    transports, never waits on the network."""
+
+    def submit(self, item: EventItem) -> None: ...
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every submitted event is settled (sent or counted lost); False on timeout."""
+        ...
+
+    def close(self, timeout: Optional[float] = None) -> None: ...

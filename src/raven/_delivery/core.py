@@ -5,12 +5,23 @@ One :class:`DeliveryCore` per client. Adapters call it in this order for each ev
     if core.admit(item, now):                   # rate-limited categories are dropped here
         request = core.build_request(item, now, wall)
         outcome = <do the HTTP POST>             # Reply or Failure
-        decision = core.settle(request, outcome, now)
+        decision = core.settle(request, outcome, now, wall)
         if isinstance(decision, RetryAsStore):
             request = core.build_request(item, now, wall)  # now encoded for /store/
             ...
 
 ``now`` is a monotonic clock reading (seconds), ``wall`` a Unix time; the core never reads a clock.
+
+Accounting: an event is counted as lost exactly once, under one reason: ``ratelimit_backoff`` in
+:meth:`admit`; ``network_error`` / ``send_error`` / ``ratelimit_backoff`` in :meth:`settle`; any
+other reason through :meth:`record_lost`. A :class:`RetryAsStore` is not a loss (the event is
+sent again). Requests carrying only a client report are never counted as lost events.
+
+Thread use: the threaded transports call one core from several threads. Every state change is a
+single attribute assignment or dict item update (atomic under the GIL); see ``ratelimit`` and
+``reports`` for what a race can cost at worst (a counter off by one, a limit kept shorter until the
+next response). Nothing here can raise because of a concurrent update. No locks: this package
+imports no threading.
 """
 
 from __future__ import annotations
@@ -18,36 +29,150 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Optional
 
+from raven._delivery.decisions import decide_failure, decide_reply
 from raven._delivery.dsn import Dsn, TransportOptions
-from raven._delivery.model import Decision, EventItem, Outcome, Reason, Request
+from raven._delivery.envelope import Encoder, gzip_compress, rfc3339
+from raven._delivery.model import (
+    INTERNAL,
+    Decision,
+    Dropped,
+    EventItem,
+    Failure,
+    Outcome,
+    Reason,
+    Reply,
+    Request,
+    RetryAsStore,
+    Sent,
+)
+from raven._delivery.ratelimit import RateLimits
+from raven._delivery.reports import Key, LostEvents, report_payload
+
+ENVELOPE = "envelope"
+STORE = "store"
+
+#: Client errors after which a report is not given back: the server refused the request as such
+#: (bad auth, bad request ...), and a report that made it refuse must not poison every envelope.
+#: 404 (the store fallback), 408, 413 and 429 say nothing about the report: it is given back.
+_REPORT_KEPT_4XX = frozenset({404, 408, 413, 429})
+
+
+def _gives_back_report(outcome: Outcome) -> bool:
+    if isinstance(outcome, Reply):
+        status = outcome.status
+        if 200 <= status < 300:
+            return False
+        return not (400 <= status < 500) or status in _REPORT_KEPT_4XX
+    return True
 
 
 class DeliveryCore:
     """Delivery state of one client: rate limits, protocol fallback, lost-event counts."""
 
     def __init__(self, dsn: Dsn, options: TransportOptions, client_name: str) -> None:
-        raise NotImplementedError
+        self.dsn = dsn
+        self.options = options
+        self.rate_limits = RateLimits()
+        self._encoder = Encoder(dsn, client_name)
+        self._lost = LostEvents()
+        self._protocol = STORE if options.protocol == STORE else ENVELOPE
+        self._sent = 0
+        self._logged_413 = False
+
+    @property
+    def protocol(self) -> str:
+        """``"envelope"``, or ``"store"`` (configured, or after the server answered 404)."""
+        return self._protocol
 
     def admit(self, item: EventItem, now: float) -> bool:
         """True if the item may be sent now; else it is counted as ``ratelimit_backoff``."""
-        raise NotImplementedError
+        if self.rate_limits.is_limited(item.category, now):
+            self._lost.add(Reason.RATELIMIT_BACKOFF.value, item.category)
+            return False
+        return True
 
     def build_request(self, item: EventItem, now: float, wall: float) -> Request:
         """Encode the item for the current protocol, with any pending client report attached."""
-        raise NotImplementedError
+        encoder = self._encoder
+        if self._protocol == STORE:
+            return Request(
+                encoder.store_url, encoder.store_headers(), gzip_compress(item.payload), item, STORE
+            )
+        report: dict[Key, int] = {}
+        extra = b""
+        if self._lost.has_pending() and not self.rate_limits.is_limited(INTERNAL, now):
+            report = self._lost.take()
+            if report:
+                extra = encoder.report_item(report_payload(report, rfc3339(wall)))
+        body = gzip_compress(encoder.envelope(item.event_id, item.payload, wall, extra))
+        return Request(encoder.envelope_url, encoder.envelope_headers(), body, item, ENVELOPE, report)
 
     def report_request(self, now: float, wall: float) -> Optional[Request]:
-        """A request carrying only the pending client report, or None if nothing is pending."""
-        raise NotImplementedError
+        """A request carrying only the pending client report, or None if nothing is pending.
 
-    def settle(self, request: Request, outcome: Outcome, now: float) -> Decision:
-        """Interpret what the server (or the network) answered, update the state, decide."""
-        raise NotImplementedError
+        None also when the server rate-limits the ``internal`` category, and in store mode (the
+        store endpoint takes no reports; the counts stay in :meth:`stats`).
+        """
+        if self._protocol == STORE or not self._lost.has_pending():
+            return None
+        if self.rate_limits.is_limited(INTERNAL, now):
+            return None
+        report = self._lost.take()
+        if not report:
+            return None
+        encoder = self._encoder
+        body = gzip_compress(encoder.report_envelope(report_payload(report, rfc3339(wall)), wall))
+        return Request(encoder.envelope_url, encoder.envelope_headers(), body, None, ENVELOPE, report)
+
+    def settle(self, request: Request, outcome: Outcome, now: float, wall: float) -> Decision:
+        """Interpret what the server (or the network) answered, update the state, decide.
+
+        ``wall`` is needed only to read a ``Retry-After`` given as an HTTP date.
+        """
+        item = request.item
+        decision: Decision
+        if isinstance(outcome, Reply):
+            category = item.category if item is not None else INTERNAL
+            self.rate_limits.update(outcome.status, outcome.headers, now, wall, category)
+            decision = decide_reply(request, outcome, log_413=not self._logged_413)
+            if outcome.status == 413:
+                self._logged_413 = True
+        elif isinstance(outcome, Failure):
+            decision = decide_failure(request, outcome)
+        else:  # an adapter bug; still account for the event
+            decision = Dropped(
+                item.event_id if item is not None else None,
+                Reason.SEND_ERROR,
+                f"internal error: unexpected outcome {type(outcome).__name__}",
+            )
+
+        if request.report and _gives_back_report(outcome):
+            self._lost.give_back(request.report)
+
+        if isinstance(decision, RetryAsStore):
+            self._protocol = STORE
+            if item is None:  # a lone report cannot go to /store/: nothing to retry
+                return Dropped(None, Reason.SEND_ERROR, decision.log, 404)
+            return decision
+        if item is not None:
+            if isinstance(decision, Sent):
+                self._sent += 1
+            elif isinstance(decision, Dropped):
+                self._lost.add(decision.reason.value, item.category)
+        return decision
 
     def record_lost(self, reason: Reason, category: str, quantity: int = 1) -> None:
         """Count events lost outside the core (queue overflow, sampling, before_send)."""
-        raise NotImplementedError
+        self._lost.add(reason.value if isinstance(reason, Reason) else str(reason), category, quantity)
 
     def stats(self) -> Mapping[str, object]:
-        """Counters for users and tests: ``{"sent": n, "lost": {"reason:category": n}}``."""
-        raise NotImplementedError
+        """Counters for users and tests: ``{"sent": n, "lost": {"reason:category": n}}``.
+
+        ``rate_limited_until`` maps each category ever limited (``"all"`` for every category) to
+        its deadline on the monotonic clock the adapter passes as ``now``.
+        """
+        return {
+            "sent": self._sent,
+            "lost": self._lost.totals(),
+            "rate_limited_until": self.rate_limits.snapshot(),
+        }

@@ -100,7 +100,9 @@ _SPECS: dict[str, OptionSpec] = {
 }
 
 #: Options every built-in transport accepts.
-COMMON_OPTIONS: frozenset[str] = frozenset({"timeout", "verify_ssl", "ca_certs", "protocol", "shutdown_timeout"})
+COMMON_OPTIONS: frozenset[str] = frozenset(
+    {"timeout", "verify_ssl", "ca_certs", "protocol", "shutdown_timeout"}
+)
 #: Options of the transports that queue events for a background worker.
 QUEUE_OPTIONS: frozenset[str] = COMMON_OPTIONS | {"queue_size", "queue_bytes", "max_connections"}
 
@@ -120,7 +122,9 @@ class TransportOptions:
     maximum_outstanding_requests: int = 100
 
     @classmethod
-    def parse(cls, values: Mapping[str, object], accepted: Collection[str] = COMMON_OPTIONS) -> TransportOptions:
+    def parse(
+        cls, values: Mapping[str, object], accepted: Collection[str] = COMMON_OPTIONS
+    ) -> TransportOptions:
         """Validate ``values`` (strings from a querystring, or typed values) against ``accepted``."""
         parsed: dict[str, Any] = {}
         for name, raw in values.items():
@@ -134,7 +138,11 @@ class TransportOptions:
             try:
                 parsed[name] = spec.parse(raw)
             except (TypeError, ValueError, OverflowError) as exc:
-                detail = f" ({exc.args[0]})" if exc.args and isinstance(exc.args[0], str) and name == "ca_certs" else ""
+                detail = (
+                    f" ({exc.args[0]})"
+                    if exc.args and isinstance(exc.args[0], str) and name == "ca_certs"
+                    else ""
+                )
                 raise InvalidDsn(
                     f"invalid value {raw!r} for transport option {name!r}{detail}; expected {spec.accepted}"
                 ) from None
@@ -219,7 +227,9 @@ class Dsn:
         try:
             query = dict(parse_qsl(url.query, keep_blank_values=True, strict_parsing=bool(url.query)))
         except ValueError:
-            raise InvalidDsn(f"invalid Sentry DSN {_redact(text)!r}: malformed querystring {url.query!r}") from None
+            raise InvalidDsn(
+                f"invalid Sentry DSN {_redact(text)!r}: malformed querystring {url.query!r}"
+            ) from None
         return cls(
             scheme=base_scheme,
             public_key=url.username,

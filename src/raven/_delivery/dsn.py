@@ -212,23 +212,23 @@ class Dsn:
             url = urlsplit(text)
             port = url.port
         except ValueError as exc:
-            raise InvalidDsn(f"invalid Sentry DSN {_redact(text)!r}: {exc}") from None
+            raise InvalidDsn(f"invalid Sentry DSN {redact(text)!r}: {exc}") from None
         scheme = url.scheme.lower()
         base_scheme = scheme.rsplit("+", 1)[-1]
         if base_scheme not in ("http", "https"):
-            raise InvalidDsn(f"invalid Sentry DSN {_redact(text)!r}: the scheme must end in http or https")
+            raise InvalidDsn(f"invalid Sentry DSN {redact(text)!r}: the scheme must end in http or https")
         if not url.hostname:
-            raise InvalidDsn(f"invalid Sentry DSN {_redact(text)!r}: no host")
+            raise InvalidDsn(f"invalid Sentry DSN {redact(text)!r}: no host")
         if not url.username:
-            raise InvalidDsn(f"invalid Sentry DSN {_redact(text)!r}: no public key before the '@'")
+            raise InvalidDsn(f"invalid Sentry DSN {redact(text)!r}: no public key before the '@'")
         prefix, _, project = url.path.rstrip("/").rpartition("/")
         if not project:
-            raise InvalidDsn(f"invalid Sentry DSN {_redact(text)!r}: no project id at the end of the path")
+            raise InvalidDsn(f"invalid Sentry DSN {redact(text)!r}: no project id at the end of the path")
         try:
             query = dict(parse_qsl(url.query, keep_blank_values=True, strict_parsing=bool(url.query)))
         except ValueError:
             raise InvalidDsn(
-                f"invalid Sentry DSN {_redact(text)!r}: malformed querystring {url.query!r}"
+                f"invalid Sentry DSN {redact(text)!r}: malformed querystring {url.query!r}"
             ) from None
         return cls(
             scheme=base_scheme,
@@ -243,7 +243,7 @@ class Dsn:
         )
 
 
-def _redact(text: str) -> str:
+def redact(text: str) -> str:
     """The DSN with its secret hidden, for error messages."""
     try:
         url = urlsplit(text)

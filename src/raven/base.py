@@ -1,0 +1,1044 @@
+"""The raven 6.10 ``Client``: builds events on the caller's thread and hands them to a transport.
+
+What the caller's thread does per event is kept to the minimum: everything that does not change
+between events (SDK identity, runtime and OS contexts, server name, module versions, settings,
+processors) is computed once in ``__init__``; an event is a dict copy, the dynamic fields, the
+processors, one JSON encoding and a non-blocking hand-off to the dispatcher. The transport's
+worker thread (if any) starts with the first event, not at ``Client()``.
+
+Nothing raises into the caller once the client is built, except with ``raise_send_errors=True``
+and a synchronous transport (as raven 6.10). Construction raises ``InvalidDsn`` /
+``ConfigurationError`` for a malformed DSN, unknown or malformed transport options, bad
+``sample_rate`` or a processor that cannot be imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import re
+import sys
+import threading
+import time
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from random import Random
+from types import FunctionType
+from typing import Any, Callable, Optional, Union
+
+from raven import events as _events
+from raven._delivery.model import ERROR, EventItem, Reason
+from raven._runtime import logs as _logs
+from raven.conf import defaults
+from raven.conf.remote import RemoteConfig
+from raven.context import Context, TransactionStack
+from raven.exceptions import ConfigurationError
+from raven.transport.registry import TransportRegistry, default_transports
+from raven.utils.levels import normalize_level
+from raven.version import SDK_NAME, VERSION
+
+__all__ = ("Client", "DummyClient", "ClientState", "get_excepthook_client")
+
+PLATFORM_NAME = "python"
+SDK_VALUE = {"name": SDK_NAME, "version": VERSION}
+
+#: The first client created in the process (raven 6.10 kept it as ``raven.base.Raven``).
+Raven: Optional[Client] = None
+
+#: ``event_type`` names (raven's event classes) mapped to the kind of event they build.
+_EVENT_KINDS = {
+    "raven.events.Message": "message",
+    "Message": "message",
+    "raven.events.Exception": "exception",
+    "Exception": "exception",
+    "raven.events.Query": "query",
+    "Query": "query",
+}
+
+#: Event fields that ``capture`` also takes as keywords (``data`` wins when it has them too).
+_KEYWORD_FIELDS = ("culprit", "fingerprint", "transaction", "server_name")
+
+#: Event keys filled by the client, not copied from the context or ``data`` as they are.
+_MERGED_KEYS = frozenset({"tags", "extra", "contexts", "level", "logger"})
+
+_HEX = frozenset("0123456789abcdef")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+
+ExcInfo = tuple[Any, Any, Any]
+
+_error_logger = logging.getLogger("sentry.errors")
+
+
+def _new_event_id() -> str:
+    """32 lowercase hex digits from the OS's random source (fork-safe, unlike a seeded PRNG)."""
+    return os.urandom(16).hex()
+
+
+def get_excepthook_client() -> Optional[Client]:
+    """The client whose hook is ``sys.excepthook``, if any."""
+    return getattr(sys.excepthook, "raven_client", None)
+
+
+class ClientState:
+    """raven 6.10's delivery state. Delivery is now tracked by :meth:`Client.delivery_stats`;
+    this object stays for code that reads ``client.state`` and always says "online"."""
+
+    ONLINE = 1
+    ERROR = 0
+
+    def __init__(self) -> None:
+        self.status = self.ONLINE
+        self.last_check: Optional[float] = None
+        self.retry_number = 0
+        self.retry_after = 0.0
+
+    def should_try(self) -> bool:
+        return True
+
+    def set_fail(self, retry_after: float = 0) -> None:
+        self.status = self.ERROR
+        self.retry_number += 1
+        self.last_check = time.time()
+        self.retry_after = retry_after
+
+    def set_success(self) -> None:
+        self.status = self.ONLINE
+        self.last_check = None
+        self.retry_number = 0
+        self.retry_after = 0
+
+    def did_fail(self) -> bool:
+        return self.status == self.ERROR
+
+
+def _import_path(path: str) -> Any:
+    module_name, _, attr = path.rpartition(".")
+    if not module_name:
+        raise ImportError(f"{path!r} is not a dotted path")
+    module = __import__(module_name, {}, {}, [attr])
+    return getattr(module, attr)
+
+
+def _as_exc_info(value: Any) -> Optional[ExcInfo]:
+    """A usable ``(type, value, traceback)`` from what users pass as ``exc_info``, or None."""
+    if value is None or value is True:
+        value = sys.exc_info()
+    if isinstance(value, BaseException):
+        return type(value), value, value.__traceback__
+    if isinstance(value, tuple) and len(value) == 3 and (value[0] is not None or value[1] is not None):
+        exc_type, exc, tb = value
+        if exc_type is None:
+            exc_type = type(exc)
+        if not isinstance(exc_type, type):
+            return None
+        return exc_type, exc, tb
+    return None
+
+
+def _is_event_id(value: Any) -> bool:
+    return type(value) is str and len(value) == 32 and _HEX.issuperset(value)
+
+
+def _timestamp(date: Any) -> Union[float, str]:
+    """``date`` for the event: a datetime (naive = UTC, as raven's ``utcnow``) or a number as Unix
+    time, an RFC 3339 string as given; anything else (or None) is now."""
+    if date is None:
+        return time.time()
+    if isinstance(date, datetime):
+        if date.tzinfo is None:
+            date = date.replace(tzinfo=timezone.utc)
+        return date.timestamp()
+    if isinstance(date, (int, float)) and not isinstance(date, bool) and date == date:
+        return float(date)
+    if isinstance(date, str) and _RFC3339.match(date):
+        return date
+    return time.time()
+
+
+def _tag_value(value: Any) -> str:
+    # Sentry keeps tag values up to 200 characters.
+    text = value if type(value) is str else _events.safe_str(value, 200)
+    return text if len(text) <= 200 else text[:200]
+
+
+def _clean_tags(*sources: Optional[Mapping[Any, Any]]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for source in sources:
+        if not source:
+            continue
+        try:
+            items = list(source.items())
+        except Exception:
+            continue
+        for key, value in items:
+            if value is None:
+                continue
+            name = key if type(key) is str else _events.safe_str(key, 200)
+            tags[name[:200]] = _tag_value(value)
+    return tags
+
+
+def _module_versions(include_paths: Iterable[str]) -> dict[str, str]:
+    """Versions of the installed packages named in ``include_paths``, and Python's.
+
+    raven 6.10 sent the same (it imported the packages to find them; we only look at already
+    imported modules and at installed distributions).
+    """
+    versions = {"python": "{}.{}.{}".format(*sys.version_info[:3])}
+    names: set[str] = set()
+    for path in include_paths:
+        parts = str(path).split(".")
+        names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    for name in sorted(names):
+        version: Any = None
+        module = sys.modules.get(name)
+        for attr in ("__version__", "VERSION", "version"):
+            candidate = getattr(module, attr, None) if module is not None else None
+            if isinstance(candidate, str):
+                version = candidate
+                break
+            if isinstance(candidate, (tuple, list)) and candidate:
+                version = ".".join(str(part) for part in candidate)
+                break
+        if version is None and "." not in name:
+            try:
+                from importlib.metadata import version as dist_version
+
+                version = dist_version(name)
+            except Exception:
+                version = None
+        if version is not None:
+            versions[name] = str(version)
+    return versions
+
+
+def _runtime_contexts() -> dict[str, dict[str, str]]:
+    """The ``runtime`` and ``os`` contexts: computed once per process."""
+    contexts: dict[str, dict[str, str]] = {
+        "runtime": {
+            "name": platform.python_implementation(),
+            "version": platform.python_version(),
+            "build": sys.version.replace("\n", " "),
+        }
+    }
+    try:
+        uname = platform.uname()
+        contexts["os"] = {
+            "name": uname.system or sys.platform,
+            "version": uname.release,
+            "build": uname.version,
+        }
+    except Exception:
+        contexts["os"] = {"name": sys.platform}
+    return contexts
+
+
+_RUNTIME_CONTEXTS: Optional[dict[str, dict[str, str]]] = None
+
+
+def _cached_runtime_contexts() -> dict[str, dict[str, str]]:
+    global _RUNTIME_CONTEXTS
+    if _RUNTIME_CONTEXTS is None:
+        _RUNTIME_CONTEXTS = _runtime_contexts()
+    return _RUNTIME_CONTEXTS
+
+
+class Client:
+    """The Raven client.
+
+    Reads its DSN from ``SENTRY_DSN`` when none is given; with no DSN at all the client is
+    disabled and every capture quietly returns None.
+
+    >>> from raven import Client
+    >>> client = Client('https://public_key@sentry.example.com/1')
+    >>> try:
+    ...     1 / 0
+    ... except ZeroDivisionError:
+    ...     event_id = client.captureException()
+    """
+
+    logger = logging.getLogger("raven")
+    protocol_version = "7"
+
+    _registry = TransportRegistry(transports=default_transports)
+
+    def __init__(
+        self,
+        dsn: Optional[str] = None,
+        raise_send_errors: bool = False,
+        transport: Optional[type] = None,
+        install_sys_hook: bool = True,
+        install_logging_hook: bool = True,
+        hook_libraries: Optional[Iterable[str]] = None,
+        enable_breadcrumbs: bool = True,
+        _random_seed: Any = None,
+        **options: Any,
+    ) -> None:
+        global Raven
+        o = options
+        cls = type(self)
+        self.logger = logging.getLogger(f"{cls.__module__}.{cls.__name__}")
+        self.error_logger = _error_logger
+        self.uncaught_logger = logging.getLogger("sentry.errors.uncaught")
+        self._local_state = threading.local()
+        self.raise_send_errors = raise_send_errors
+        self.state = ClientState()
+        self.enable_breadcrumbs = enable_breadcrumbs
+
+        self.include_paths = set(o.get("include_paths") or ())
+        self.exclude_paths = set(o.get("exclude_paths") or ())
+        self.name = str(
+            o.get("name") or os.environ.get("SENTRY_NAME") or o.get("machine") or defaults.NAME or ""
+        )
+        self.auto_log_stacks = bool(o.get("auto_log_stacks") or defaults.AUTO_LOG_STACKS)
+        self.capture_locals = bool(o.get("capture_locals", defaults.CAPTURE_LOCALS))
+        self.string_max_length = _positive_int(
+            "string_max_length", o.get("string_max_length"), defaults.MAX_LENGTH_STRING
+        )
+        self.list_max_length = _positive_int(
+            "list_max_length", o.get("list_max_length"), defaults.MAX_LENGTH_LIST
+        )
+        self.site = o.get("site")
+        self.include_versions = bool(o.get("include_versions", True))
+        self.sanitize_keys = o.get("sanitize_keys")
+        processors = o.get("processors")
+        self.processors = list(defaults.PROCESSORS if processors is None else processors)
+        context = o.get("context")
+        self.extra: dict[str, Any] = (
+            dict(context) if context is not None else {"sys.argv": list(getattr(sys, "argv", []))}
+        )
+        self.tags: dict[str, Any] = dict(o.get("tags") or {})
+        self.environment = o.get("environment") or os.environ.get("SENTRY_ENVIRONMENT") or None
+        self.release = (
+            o.get("release")
+            or os.environ.get("SENTRY_RELEASE")
+            or os.environ.get("HEROKU_SLUG_COMMIT")
+            or None
+        )
+        self.repos = self._format_repos(o.get("repos"))
+        self.sample_rate = _sample_rate(o.get("sample_rate"))
+        self.ignore_exceptions = set(o.get("ignore_exceptions") or ())
+        self.transaction = TransactionStack()
+        self._random = Random(_random_seed)
+        self.main_thread_id = threading.get_ident()
+
+        unknown = set(o) - _KNOWN_OPTIONS
+        if unknown:
+            # raven 6.10 accepted any keyword; keep doing so, but say it has no effect.
+            self.logger.debug("ignoring unknown Client options: %s", ", ".join(sorted(unknown)))
+
+        self._settings = _events.EventSettings(
+            string_max_length=self.string_max_length,
+            list_max_length=self.list_max_length,
+            capture_locals=self.capture_locals,
+            include_paths=frozenset(str(p) for p in self.include_paths),
+            exclude_paths=frozenset(str(p) for p in self.exclude_paths),
+        )
+        self._processor_instances = [self._load_processor(p) for p in self.processors]
+        self._modules = _module_versions(self.include_paths) if self.include_versions else {}
+
+        self._transport_cache: dict[Any, RemoteConfig] = {}
+        self._dispatch_lock = threading.Lock()
+        self._dispatcher: Any = None
+        self._core: Any = None
+        self._closed = False
+        self.set_dsn(dsn, transport)
+
+        self._context = Context(self)
+
+        if not self.is_enabled():
+            self.logger.info(
+                "Raven is not configured (logging is disabled). "
+                "Please see the documentation for more information."
+            )
+        if Raven is None:
+            Raven = self
+        if install_sys_hook:
+            self.install_sys_hook()
+        if install_logging_hook:
+            self.install_logging_hook()
+        self.hook_libraries(hook_libraries)
+
+    # -- configuration
+
+    def _format_repos(self, value: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for path, config in (value or {}).items():
+            if not str(path).startswith("/"):
+                module = sys.modules.get(path)
+                file = getattr(module, "__file__", None)
+                if file:
+                    path = os.path.abspath(file)
+            result[str(path)] = config
+        return result
+
+    def _load_processor(self, path: Any) -> Any:
+        try:
+            cls = _import_path(path) if isinstance(path, str) else path
+            return cls(self)
+        except Exception as exc:
+            raise ConfigurationError(f"cannot load the event processor {path!r}: {exc}") from exc
+
+    def set_dsn(self, dsn: Optional[str] = None, transport: Optional[type] = None) -> None:
+        """Point the client at ``dsn`` (or ``SENTRY_DSN``); builds the transport and the delivery core."""
+        if not dsn and os.environ.get("SENTRY_DSN"):
+            self.logger.debug("Configuring Raven from environment variable 'SENTRY_DSN'")
+            dsn = os.environ["SENTRY_DSN"]
+        key = (dsn, transport)
+        remote = self._transport_cache.get(key)
+        if remote is None:
+            if not dsn:
+                remote = RemoteConfig(transport=transport)
+            else:
+                remote = RemoteConfig.from_string(dsn, transport=transport, transport_registry=self._registry)
+            # Build the transport now: a bad option is an InvalidDsn at Client(), not at the first send.
+            remote.get_transport()
+            self._transport_cache[key] = remote
+        self.remote = remote
+        self._rebuild_delivery()
+        self.logger.debug("Configuring Raven for host: %s", self.remote)
+
+    def _rebuild_delivery(self) -> None:
+        from raven._delivery.core import DeliveryCore
+        from raven.version import CLIENT_NAME
+
+        old = self._dispatcher
+        self._dispatcher = None
+        if old is not None:
+            try:
+                old.close(0)
+            except Exception:
+                pass
+        self._enabled = self.remote.is_active()
+        self._core = None
+        if self._enabled:
+            dsn = self.remote.dsn
+            assert dsn is not None  # an active remote has a DSN
+            transport = self.remote.get_transport()
+            self._core = DeliveryCore(dsn, _transport_options(transport, dsn), CLIENT_NAME)
+        self._static = self._static_event()
+
+    def _static_event(self) -> dict[str, Any]:
+        """The event fields that are the same for every event of this client."""
+        static: dict[str, Any] = {"platform": PLATFORM_NAME, "sdk": SDK_VALUE}
+        if self.name:
+            static["server_name"] = self.name
+        if self.release is not None:
+            static["release"] = str(self.release)
+        if self.environment is not None:
+            static["environment"] = str(self.environment)
+        if self._modules:
+            static["modules"] = self._modules
+        if self.repos:
+            static["repos"] = self.repos
+        return static
+
+    def install_sys_hook(self) -> None:
+        """Report uncaught exceptions (``sys.excepthook``), then call the previous hook."""
+        current = sys.excepthook
+        previous = (
+            getattr(current, "raven_previous", None) if getattr(current, "raven_client", None) else current
+        )
+        if previous is None:
+            previous = sys.__excepthook__
+
+        def handle_exception(*exc_info: Any) -> None:
+            try:
+                if not issubclass(exc_info[0], KeyboardInterrupt):
+                    self._capture_unhandled(exc_info)
+            except Exception:
+                pass
+            previous(*exc_info)
+
+        handle_exception.raven_client = self  # type: ignore[attr-defined]
+        handle_exception.raven_previous = previous  # type: ignore[attr-defined]
+        sys.excepthook = handle_exception
+
+    def _capture_unhandled(self, exc_info: ExcInfo) -> None:
+        self.capture(
+            "raven.events.Exception", exc_info=exc_info, level="fatal", _mechanism=("excepthook", False)
+        )
+        # The interpreter is about to exit: give the queued event its chance now.
+        self.flush(self._shutdown_timeout())
+
+    def _shutdown_timeout(self) -> float:
+        options = getattr(self._core, "options", None)
+        return float(getattr(options, "shutdown_timeout", defaults.SHUTDOWN_TIMEOUT))
+
+    def install_logging_hook(self) -> None:
+        from raven.breadcrumbs import install_logging_hook
+
+        install_logging_hook()
+
+    def hook_libraries(self, libraries: Optional[Iterable[str]]) -> None:
+        from raven.breadcrumbs import hook_libraries
+
+        hook_libraries(libraries)
+
+    @classmethod
+    def register_scheme(cls, scheme: str, transport_class: type) -> None:
+        """Make ``scheme://`` DSNs select ``transport_class`` (deprecated way; prefer ``transport=``)."""
+        cls._registry.register_scheme(scheme, transport_class)
+
+    def get_processors(self) -> Iterator[Any]:
+        yield from self._processor_instances
+
+    def get_module_versions(self) -> dict[str, str]:
+        return dict(self._modules)
+
+    def get_ident(self, result: Any) -> Any:
+        warnings.warn(
+            "Client.get_ident is deprecated. The event ID is now returned as the result of capture.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return result
+
+    def get_public_dsn(self, scheme: Optional[str] = None) -> Optional[str]:
+        """The DSN without secret, for browser clients: ``//key@host/1``, or ``https://key@host/1``."""
+        if not self.is_enabled():
+            return None
+        url = self.remote.get_public_dsn()
+        if scheme and url:
+            return f"{scheme}:{url}"
+        return url
+
+    def is_enabled(self) -> bool:
+        """True when the client has a DSN and sends events."""
+        return self.remote.is_active()
+
+    # -- context
+
+    @property
+    def context(self) -> Context:
+        """This client's context for the current thread (tags, extra, user, request, breadcrumbs)."""
+        return self._context
+
+    def user_context(self, data: Mapping[str, Any]) -> None:
+        self.context.merge({"user": data})
+
+    def http_context(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        self.context.merge({"request": data})
+
+    def extra_context(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        self.context.merge({"extra": data})
+
+    def tags_context(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        self.context.merge({"tags": data})
+
+    def captureBreadcrumb(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        """Record a breadcrumb in this client's context; it goes out with the next event."""
+        try:
+            self.context.breadcrumbs.record(*args, **kwargs)
+        except Exception:
+            self.logger.debug("breadcrumb not recorded", exc_info=True)
+
+    capture_breadcrumb = captureBreadcrumb
+
+    @property
+    def last_event_id(self) -> Optional[str]:
+        return getattr(self._local_state, "last_event_id", None)
+
+    @last_event_id.setter
+    def last_event_id(self, value: Optional[str]) -> None:
+        self._local_state.last_event_id = value
+
+    # -- filters
+
+    def should_capture(self, exc_info: ExcInfo) -> bool:
+        """False when the exception matches ``ignore_exceptions`` (class, name, dotted name, ``mod.*``)."""
+        exclusions = self.ignore_exceptions
+        if not exclusions:
+            return True
+        exc_type = exc_info[0]
+        name = getattr(exc_type, "__name__", "")
+        dotted = f"{getattr(exc_type, '__module__', '')}.{name}"
+        for rule in exclusions:
+            if isinstance(rule, str):
+                if rule in (name, dotted) or (rule.endswith("*") and dotted.startswith(rule[:-1])):
+                    return False
+            elif isinstance(rule, type):
+                try:
+                    if exc_type is rule or issubclass(exc_type, rule):
+                        return False
+                except TypeError:
+                    continue
+        return True
+
+    def skip_error_for_logging(self, exc_info: ExcInfo) -> bool:
+        """True if this very raise of the exception was already captured by this client."""
+        seen = getattr(exc_info[1], "_raven_ng_seen", None)
+        return seen is not None and seen[0] == id(self) and seen[1] is exc_info[2]
+
+    def record_exception_seen(self, exc_info: ExcInfo) -> None:
+        # Marked on the exception itself (with its traceback, which differs on each raise): no
+        # growing set of ids, no false match after an id is reused.
+        try:
+            exc_info[1]._raven_ng_seen = (id(self), exc_info[2])
+        except Exception:
+            pass
+
+    # -- capture
+
+    def capture(
+        self,
+        event_type: str,
+        data: Optional[Mapping[str, Any]] = None,
+        date: Any = None,
+        time_spent: Any = None,
+        extra: Optional[Mapping[str, Any]] = None,
+        stack: Any = None,
+        tags: Optional[Mapping[str, Any]] = None,
+        sample_rate: Optional[float] = None,
+        **kwargs: Any,
+    ) -> Optional[str]:
+        """Build an event and send it; returns its id (32 hex digits), or None if not captured.
+
+        ``event_type`` is ``'raven.events.Message'`` (``message=``, ``params=``, ``formatted=``),
+        ``'raven.events.Exception'`` (``exc_info=``) or ``'raven.events.Query'`` (``query=``).
+        ``data`` holds event fields (``request``, ``user``, ``logger``, ``level``, ``culprit`` ...);
+        ``level``, ``logger``, ``culprit``, ``fingerprint`` and ``transaction`` may also be keywords.
+        """
+        if not self._enabled or self._closed:
+            return None
+        try:
+            exc_info = kwargs.get("exc_info")
+            if exc_info is not None or _EVENT_KINDS.get(event_type) == "exception":
+                exc_info = _as_exc_info(exc_info)
+                if exc_info is None:
+                    if _EVENT_KINDS.get(event_type) == "exception":
+                        self.logger.debug("captureException called with no exception being handled")
+                        return None
+                else:
+                    if self.skip_error_for_logging(exc_info):
+                        return None
+                    if not self.should_capture(exc_info):
+                        self.logger.info("Not capturing exception due to filters: %s", exc_info[0])
+                        return None
+                    self.record_exception_seen(exc_info)
+                kwargs["exc_info"] = exc_info
+            rate = self.sample_rate if sample_rate is None else float(sample_rate)
+            if not self._random.random() < rate:
+                event_id = _new_event_id()
+                self._record_lost(Reason.SAMPLE_RATE)
+                self._local_state.last_event_id = event_id
+                return event_id
+            event = self._build(event_type, data, date, extra, stack, tags, kwargs)
+            if event is None:
+                return None
+            event_id = event["event_id"]
+        except Exception:
+            _logs.errors.error("client:build", "Sentry: could not build an event", exc_info=True)
+            return None
+        self.send(**event)
+        self._local_state.last_event_id = event_id
+        return event_id
+
+    def build_msg(
+        self,
+        event_type: str,
+        data: Optional[Mapping[str, Any]] = None,
+        date: Any = None,
+        time_spent: Any = None,
+        extra: Optional[Mapping[str, Any]] = None,
+        stack: Any = None,
+        public_key: Any = None,
+        tags: Optional[Mapping[str, Any]] = None,
+        fingerprint: Any = None,
+        **kwargs: Any,
+    ) -> Optional[dict[str, Any]]:
+        """The event ``capture`` would send (processors applied), without sending it."""
+        if fingerprint is not None:
+            kwargs["fingerprint"] = fingerprint
+        if "exc_info" in kwargs or _EVENT_KINDS.get(event_type) == "exception":
+            kwargs["exc_info"] = _as_exc_info(kwargs.get("exc_info"))
+        return self._build(event_type, data, date, extra, stack, tags, kwargs)
+
+    def _build(
+        self,
+        event_type: str,
+        data: Optional[Mapping[str, Any]],
+        date: Any,
+        extra: Optional[Mapping[str, Any]],
+        stack: Any,
+        tags: Optional[Mapping[str, Any]],
+        kwargs: dict[str, Any],
+    ) -> Optional[dict[str, Any]]:
+        settings = self._settings
+        ctx = self._context
+        ctx_data = ctx.data
+        data = data or {}
+        event = dict(self._static)
+        # Context first, explicit data over it; tags/extra/contexts are merged below.
+        for source in (ctx_data, data):
+            for key, value in source.items():
+                if key not in _MERGED_KEYS:
+                    event[key] = value
+        # As raven 6.10: an event_id / timestamp given in ``data`` is kept.
+        given_id = data.get("event_id")
+        event["event_id"] = given_id if _is_event_id(given_id) else _new_event_id()
+        event["timestamp"] = _timestamp(data.get("timestamp", date))
+        event["level"] = normalize_level(data.get("level") or kwargs.get("level") or ctx_data.get("level"))
+        event["logger"] = str(data.get("logger") or kwargs.get("logger") or ctx_data.get("logger") or "root")
+        if self.release is not None:
+            event["release"] = str(self.release)
+        if self.environment is not None:
+            event["environment"] = str(self.environment)
+
+        kind = _EVENT_KINDS.get(event_type)
+        query_tags: Optional[dict[str, Any]] = None
+        if kind is None:
+            self._custom_event(event_type, event, kwargs)
+        elif kind == "exception":
+            exc_info = kwargs.get("exc_info")
+            mechanism_type, handled = kwargs.get("_mechanism") or ("generic", True)
+            if exc_info is not None:
+                event["exception"] = {
+                    "values": _events.exception_values(
+                        exc_info, settings, handled=handled, mechanism_type=mechanism_type
+                    )
+                }
+            if kwargs.get("message") is not None:
+                event["logentry"] = self._logentry(kwargs)
+        elif kind == "message":
+            event["logentry"] = self._logentry(kwargs)
+        else:
+            event["logentry"] = _events.logentry(kwargs.get("query", ""), kwargs.get("params"), settings)
+            if kwargs.get("engine") is not None:
+                query_tags = {"db.engine": kwargs["engine"]}
+
+        if stack is None and "exception" not in event:
+            stack = self.auto_log_stacks
+        if stack and "stacktrace" not in event:
+            event["stacktrace"] = self._stacktrace(stack, kwargs.get("_skip_modules", ("raven.",)))
+
+        event["tags"] = _clean_tags(self.tags, ctx_data.get("tags"), data.get("tags"), tags, query_tags)
+        site = event.pop("site", None) or self.site
+        if site:
+            event["tags"].setdefault("site", _tag_value(site))
+        event["extra"] = self._extra(ctx_data.get("extra"), data.get("extra"), extra)
+        contexts = dict(_cached_runtime_contexts())
+        for given in (ctx_data.get("contexts"), data.get("contexts")):
+            if isinstance(given, Mapping):
+                contexts.update(given)
+        event["contexts"] = contexts
+        for key in ("user", "request"):
+            if key in event:
+                event[key] = _events.safe_value(event[key], settings)
+        for key in _KEYWORD_FIELDS:
+            value = kwargs.get(key)
+            if value is not None and key not in data:
+                event[key] = value
+        if "culprit" not in event and "transaction" not in event:
+            transaction = self.transaction.peek()
+            if transaction is not None:
+                event["transaction"] = str(transaction)
+        if self.enable_breadcrumbs and "breadcrumbs" not in event:
+            crumbs = ctx.breadcrumbs.get_buffer(self._transform)
+            if crumbs:
+                event["breadcrumbs"] = {"values": crumbs}
+
+        for processor in self._processor_instances:
+            try:
+                result = processor.process(event)
+            except Exception:
+                _logs.errors.error(
+                    f"client:processor:{type(processor).__name__}",
+                    "Sentry: the event processor %s failed; event dropped (counted as event_processor)",
+                    type(processor).__name__,
+                    exc_info=True,
+                )
+                self._record_lost(Reason.EVENT_PROCESSOR)
+                return None
+            if result:
+                event = result
+        return event
+
+    def _logentry(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        entry = _events.logentry(kwargs.get("message", ""), kwargs.get("params"), self._settings)
+        formatted = kwargs.get("formatted")
+        if formatted is not None:
+            entry["formatted"] = _events.safe_str(formatted, _events.MAX_MESSAGE_LENGTH)
+        return entry
+
+    def _extra(self, *sources: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+        settings = self._settings
+        result: dict[str, Any] = {}
+        for source in (self.extra, *sources):
+            if not source:
+                continue
+            try:
+                items = list(source.items())
+            except Exception:
+                continue
+            for key, value in items:
+                result[key if type(key) is str else _events.safe_str(key)] = _events.safe_value(
+                    value, settings
+                )
+        return result
+
+    def _stacktrace(self, stack: Any, skip_modules: tuple[str, ...]) -> dict[str, Any]:
+        settings = self._settings
+        if stack is True:
+            return _events.current_stacktrace(settings, skip_modules=skip_modules)
+        # raven 6.10 also took an iterable of frames or (frame, lineno) pairs, oldest first.
+        innermost = None
+        for item in stack:
+            innermost = item[0] if isinstance(item, (tuple, list)) else item
+        if innermost is None:
+            return {"frames": []}
+        return _events.current_stacktrace(settings, skip_modules=(), frame=innermost)
+
+    def _custom_event(self, event_type: str, event: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        """A raven 6.10 event class given by dotted path: its ``capture(**kwargs)`` fills fields."""
+        path = event_type if "." in event_type else f"raven.events.{event_type}"
+        handler = _import_path(path)(self)
+        result = handler.capture(**{k: v for k, v in kwargs.items() if not k.startswith("_")})
+        if isinstance(result, Mapping):
+            culprit = result.get("culprit")
+            for key, value in result.items():
+                if key not in event and key != "culprit":
+                    event[key] = value
+            if culprit and "culprit" not in event:
+                event["culprit"] = culprit
+
+    def transform(self, data: Any) -> Any:
+        """``data`` made JSON-safe within this client's length limits."""
+        return _events.safe_value(data, self._settings)
+
+    _transform = transform
+
+    # -- sending
+
+    def send(self, auth_header: Any = None, **data: Any) -> None:
+        """Serialize an event (a prepared dict) and hand it to the transport."""
+        if not self._enabled or self._closed:
+            return None
+        try:
+            if not _is_event_id(data.get("event_id")):
+                data["event_id"] = _new_event_id()
+            item = EventItem(str(data["event_id"]), _events.encode_event(data))
+        except Exception:
+            _logs.errors.error("client:encode", "Sentry: could not serialize an event", exc_info=True)
+            return None
+        self._submit(item)
+        return None
+
+    def send_encoded(self, message: bytes, auth_header: Any = None, **kwargs: Any) -> None:
+        """Send an already serialized event: JSON bytes, zlib-compressed as raven 6.10 made them or not."""
+        if not self._enabled or self._closed:
+            return None
+        try:
+            import json
+
+            try:
+                body = zlib.decompress(message)
+            except zlib.error:
+                body = message
+            event = json.loads(body)
+            self.send(**event)
+        except Exception:
+            _logs.errors.error("client:encode", "Sentry: could not read an encoded event", exc_info=True)
+        return None
+
+    def encode(self, data: Mapping[str, Any]) -> bytes:
+        """raven 6.10's encoding: zlib-compressed JSON (kept for code that calls it)."""
+        return zlib.compress(_events.encode_event(dict(data)))
+
+    def decode(self, data: bytes) -> Any:
+        import json
+
+        return json.loads(zlib.decompress(data).decode("utf8"))
+
+    def _submit(self, item: EventItem) -> None:
+        if self.raise_send_errors:
+            dispatcher = self._dispatcher or self._open_dispatcher()
+            if dispatcher is not None:
+                dispatcher.submit(item)
+            return
+        try:
+            dispatcher = self._dispatcher or self._open_dispatcher()
+            if dispatcher is not None:
+                dispatcher.submit(item)
+        except Exception:
+            _logs.errors.error(
+                "client:submit", "Sentry: the transport failed to take an event", exc_info=True
+            )
+
+    def _open_dispatcher(self) -> Any:
+        """The dispatcher, opened on the first event (so no thread starts before one is needed)."""
+        with self._dispatch_lock:
+            if self._dispatcher is None and not self._closed:
+                from raven._runtime.dispatchers import open_dispatcher
+
+                self._dispatcher = open_dispatcher(
+                    self.remote.get_transport(), self._core, raise_send_errors=self.raise_send_errors
+                )
+            return self._dispatcher
+
+    def _record_lost(self, reason: Reason) -> None:
+        core = self._core
+        if core is not None:
+            try:
+                core.record_lost(reason, ERROR)
+            except Exception:
+                pass
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every captured event is sent or counted lost; False if ``timeout`` ran out."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return True
+        try:
+            return bool(dispatcher.flush(timeout))
+        except Exception:
+            _logs.errors.error("client:flush", "Sentry: flush failed", exc_info=True)
+            return False
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Deliver what is queued (waiting at most ``timeout``) and stop; later captures do nothing."""
+        with self._dispatch_lock:
+            self._closed = True
+            dispatcher = self._dispatcher
+        if dispatcher is not None:
+            try:
+                dispatcher.close(timeout)
+            except Exception:
+                _logs.errors.error("client:close", "Sentry: close failed", exc_info=True)
+
+    def delivery_stats(self) -> Mapping[str, Any]:
+        """What happened to the events: ``{"sent": n, "lost": {"reason:category": n}, ...}``."""
+        core = self._core
+        if core is None:
+            return {"sent": 0, "lost": {}}
+        return core.stats()
+
+    # -- shortcuts
+
+    def captureMessage(self, message: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
+        """Send ``message`` as an event. ``params=`` are %-formatted into it, as logging does.
+
+        >>> client.captureMessage('My event just happened!')
+        """
+        return self.capture("raven.events.Message", message=message, **kwargs)
+
+    def captureException(self, exc_info: Any = None, **kwargs: Any) -> Optional[str]:  # noqa: N802
+        """Send the exception being handled (or ``exc_info``: a tuple or an exception) as an event."""
+        if exc_info is None or exc_info is True:
+            exc_info = sys.exc_info()
+        return self.capture("raven.events.Exception", exc_info=exc_info, **kwargs)
+
+    def captureQuery(self, query: Any, params: Any = (), engine: Any = None, **kwargs: Any) -> Optional[str]:  # noqa: N802
+        """Send a SQL query as an event (its ``engine`` becomes the ``db.engine`` tag)."""
+        return self.capture("raven.events.Query", query=query, params=params, engine=engine, **kwargs)
+
+    def capture_exceptions(
+        self, function_or_exceptions: Any = None, **kwargs: Any
+    ) -> Union[Callable[..., Any], contextlib.AbstractContextManager[None]]:
+        """Capture (and re-raise) exceptions of a function or a block.
+
+        >>> @client.capture_exceptions
+        ... def foo(): ...
+        >>> with client.capture_exceptions((IOError, LookupError)):
+        ...     ...
+        """
+        function = None
+        exceptions: Any = (Exception,)
+        if isinstance(function_or_exceptions, FunctionType):
+            function = function_or_exceptions
+        elif function_or_exceptions is not None:
+            exceptions = function_or_exceptions
+
+        @contextlib.contextmanager
+        def make_decorator(exceptions: Any) -> Iterator[None]:
+            try:
+                yield
+            except exceptions:
+                self.captureException(**kwargs)
+                raise
+
+        decorator = make_decorator(exceptions)
+        if function is not None:
+            return decorator(function)
+        return decorator
+
+    def captureExceptions(self, **kwargs: Any) -> Any:  # noqa: N802
+        warnings.warn(
+            "captureExceptions is deprecated, used context() instead.", DeprecationWarning, stacklevel=2
+        )
+        return self.context
+
+
+class DummyClient(Client):
+    """Sends messages into an empty void."""
+
+    def send(self, auth_header: Any = None, **data: Any) -> None:
+        return None
+
+
+_KNOWN_OPTIONS = frozenset(
+    {
+        "include_paths",
+        "exclude_paths",
+        "name",
+        "machine",
+        "auto_log_stacks",
+        "capture_locals",
+        "string_max_length",
+        "list_max_length",
+        "site",
+        "include_versions",
+        "processors",
+        "sanitize_keys",
+        "context",
+        "tags",
+        "environment",
+        "release",
+        "repos",
+        "sample_rate",
+        "ignore_exceptions",
+    }
+)
+
+
+def _positive_int(name: str, value: Any, default: int) -> int:
+    if value is None or value == 0 or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"invalid {name} {value!r}; expected a whole number > 0") from None
+    if number <= 0:
+        raise ConfigurationError(f"invalid {name} {value!r}; expected a whole number > 0")
+    return number
+
+
+def _sample_rate(value: Any) -> float:
+    if value is None:
+        return 1.0
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"invalid sample_rate {value!r}; expected a number from 0 to 1") from None
+    if isinstance(value, bool) or not 0.0 <= rate <= 1.0:
+        raise ConfigurationError(f"invalid sample_rate {value!r}; expected a number from 0 to 1")
+    return rate
+
+
+def _transport_options(transport: Any, dsn: Any) -> Any:
+    """The validated transport options the delivery core works with."""
+    from raven._delivery.dsn import OPTION_NAMES, TransportOptions
+
+    options = getattr(transport, "options", None)
+    if isinstance(options, TransportOptions):
+        return options
+    # A user's raven 6.10 transport took the DSN options itself; the core only needs the shared ones.
+    known = {k: v for k, v in dsn.query.items() if k in OPTION_NAMES}
+    try:
+        return TransportOptions.parse(known, OPTION_NAMES)
+    except Exception:
+        return TransportOptions()

@@ -1,0 +1,1 @@
+"""Logging integration: ``raven.handlers.logging.SentryHandler``."""

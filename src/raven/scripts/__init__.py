@@ -1,0 +1,1 @@
+"""Console scripts: ``raven`` (``raven.scripts.runner:main``)."""

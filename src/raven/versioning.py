@@ -1,0 +1,5 @@
+"""raven 6.10 import path for the release helpers."""
+
+from raven.utils.versioning import fetch_git_sha, fetch_package_version
+
+__all__ = ["fetch_git_sha", "fetch_package_version"]

@@ -241,9 +241,13 @@ class Connection:
     def _send(self, conn: http.client.HTTPConnection, request: Request, target: str) -> None:
         if self._absolute_target:
             target = request.url
-        conn.putrequest("POST", target, skip_accept_encoding=True)
-        for name, value in request.headers.items():
-            conn.putheader(name, value)
+        headers = request.headers
+        conn.putrequest(
+            "POST", target, skip_host="Host" in headers or "host" in headers, skip_accept_encoding=True
+        )
+        for name, value in headers.items():
+            if name.lower() != "content-length":  # ours is the one that matches the body
+                conn.putheader(name, value)
         if self._proxy_authorization:
             conn.putheader("Proxy-Authorization", self._proxy_authorization)
         conn.putheader("Content-Length", str(len(request.body)))

@@ -1,0 +1,155 @@
+"""Delivery bookkeeping for the transports whose sends are tasks on an event loop.
+
+gevent, eventlet, tornado, twisted and asyncio each start send tasks in their own idiom, but the
+rules are the same and live here once: a queue bounded by count and bytes (overflow drops the
+new event, counted ``queue_overflow``), at most ``limit`` sends in flight, the rate-limit check
+again when an event leaves the queue, one retry to ``/store/`` when the core says so, the pending
+client report when the queue runs dry, and a count of unsettled events for ``flush``.
+
+A :class:`Pump` does no I/O and starts nothing. It is not thread-safe: call it from the loop's
+thread only (adapters hop onto the loop first when a capture comes from another thread). An
+adapter's send task is, in its own idiom::
+
+    request = pump.take()
+    while request is not None:
+        outcome = <await the POST of request>     # Reply or Failure, never raises
+        request = pump.finish(request, outcome)   # a retry, the next request, or None: task ends
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable, Optional
+
+from raven._delivery.core import DeliveryCore
+from raven._delivery.dsn import TransportOptions
+from raven._delivery.model import EventItem, Failure, FailureKind, Outcome, Reason, Request, RetryAsStore
+from raven._runtime.logs import errors, log_decision
+
+
+class Pump:
+    """Queue and in-flight accounting of one client on an event loop."""
+
+    def __init__(self, core: DeliveryCore, options: TransportOptions, limit: int) -> None:
+        self.core = core
+        self.options = options
+        self.limit = max(1, limit)
+        self._queue: deque[EventItem] = deque()
+        self._queued_bytes = 0
+        self._in_flight = 0  # send tasks running
+        self._unsettled = 0  # events offered and not yet sent or counted lost
+        self._last_failed = False
+        self._closed = False
+        self._on_idle: list[Callable[[], None]] = []
+
+    @property
+    def unsettled(self) -> int:
+        return self._unsettled
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def offer(self, item: EventItem) -> bool:
+        """Queue ``item`` (or count it lost). True when the adapter should start a send task."""
+        core = self.core
+        if not core.admit(item, time.monotonic()):
+            errors.warning(
+                f"ratelimited:{item.category}",
+                "Sentry: rate limited; %s events are dropped until the limit expires",
+                item.category,
+            )
+            return False
+        options = self.options
+        size = len(item.payload)
+        full = len(self._queue) >= options.queue_size or self._queued_bytes + size > options.queue_bytes
+        if self._closed or (full and self._queue):
+            core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
+            errors.warning(
+                "queue_overflow",
+                "Sentry: the event queue is full (%d events or %d bytes) or closed; event dropped",
+                options.queue_size,
+                options.queue_bytes,
+            )
+            return False
+        self._queue.append(item)
+        self._queued_bytes += size
+        self._unsettled += 1
+        if self._in_flight < self.limit:
+            self._in_flight += 1
+            return True
+        return False
+
+    def take(self) -> Optional[Request]:
+        """The next request for a send task; None means the task ends (it is no longer counted)."""
+        core = self.core
+        while self._queue:
+            item = self._queue.popleft()
+            self._queued_bytes -= len(item.payload)
+            if core.admit(item, time.monotonic()):  # a limit may have started while it waited
+                return core.build_request(item, time.monotonic(), time.time())
+            self._settle_one()
+        self._in_flight -= 1
+        if self._in_flight == 0 and not self._last_failed and not self._closed:
+            report = core.report_request(time.monotonic(), time.time())
+            if report is not None:
+                self._in_flight += 1
+                return report
+        self._notify_idle()
+        return None
+
+    def finish(self, request: Request, outcome: Outcome) -> Optional[Request]:
+        """Settle ``request``; return what the same task sends next (a retry or the next request)."""
+        core = self.core
+        self._last_failed = isinstance(outcome, Failure)
+        decision = core.settle(request, outcome, time.monotonic(), time.time())
+        log_decision(decision)
+        if isinstance(decision, RetryAsStore) and request.item is not None:
+            return core.build_request(request.item, time.monotonic(), time.time())
+        if request.item is not None:
+            self._settle_one()
+        return self.take()
+
+    def close(self) -> None:
+        """Refuse new events; count the queued ones as lost (``queue_overflow``)."""
+        self._closed = True
+        while self._queue:
+            item = self._queue.popleft()
+            self.core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
+            self._settle_one()
+        self._queued_bytes = 0
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once nothing is unsettled (at once if nothing is)."""
+        if self._unsettled == 0:
+            callback()
+        else:
+            self._on_idle.append(callback)
+
+    def forget(self, callback: Callable[[], None]) -> None:
+        """Drop a ``when_idle`` callback (its waiter timed out)."""
+        if callback in self._on_idle:
+            self._on_idle.remove(callback)
+
+    def abandon(self, request: Request) -> None:
+        """The task could not send ``request`` (it was cancelled): settle it as lost; the task ends."""
+        log_decision(
+            self.core.settle(
+                request, Failure(FailureKind.OTHER, "send cancelled"), time.monotonic(), time.time()
+            )
+        )
+        if request.item is not None:
+            self._settle_one()
+        self._in_flight -= 1
+        self._notify_idle()
+
+    def _settle_one(self) -> None:
+        self._unsettled -= 1
+        self._notify_idle()
+
+    def _notify_idle(self) -> None:
+        if self._unsettled == 0 and self._on_idle:
+            callbacks, self._on_idle = self._on_idle, []
+            for callback in callbacks:
+                callback()

@@ -1,0 +1,43 @@
+"""Run one event-loop family's scenario in a child process.
+
+Monkeypatching (gevent, eventlet) cannot be undone inside one pytest process, so every loop
+family runs in its own interpreter: the loopback servers stay in the parent (pytest), the child
+patches first, then imports raven, runs one scenario, and prints one JSON line as its last line
+of stdout. The child's stderr is kept for the failure message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+CHILDREN = Path(__file__).parent / "children"
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def run_child(script: str, scenario: str, timeout: float = 60.0, **params: Any) -> dict[str, Any]:
+    """Run ``children/<script>`` with ``scenario`` and ``params`` (JSON), return its JSON result."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env.pop("SENTRY_DSN", None)
+    payload = json.dumps({"scenario": scenario, **params})
+    proc = subprocess.run(
+        [sys.executable, str(CHILDREN / script), payload],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise AssertionError(
+            f"{script} {scenario} exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+        )
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["stderr"] = proc.stderr
+    return result

@@ -36,7 +36,8 @@ def run_child(script: str, scenario: str, timeout: float = 60.0, **params: Any) 
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         raise AssertionError(
-            f"{script} {scenario} exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+            f"{script} {scenario} exited {proc.returncode}\n"
+            f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
         )
     result: dict[str, Any] = json.loads(lines[-1])
     result["stderr"] = proc.stderr

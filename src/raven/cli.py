@@ -37,6 +37,8 @@ TRANSPORTS: tuple[tuple[str, str], ...] = (
     ("ThreadedHTTPTransport", "raven.transport.threaded:ThreadedHTTPTransport"),
     ("RequestsHTTPTransport", "raven.transport.requests:RequestsHTTPTransport"),
     ("ThreadedRequestsHTTPTransport", "raven.transport.threaded_requests:ThreadedRequestsHTTPTransport"),
+    ("GeventedHTTPTransport", "raven.transport.gevent:GeventedHTTPTransport"),
+    ("EventletHTTPTransport", "raven.transport.eventlet:EventletHTTPTransport"),
 )
 
 TEST_MESSAGE = "This is a test message generated using ``raven test``"

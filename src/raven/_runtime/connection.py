@@ -152,6 +152,11 @@ class Connection:
     one per sender thread.
     """
 
+    #: The ``http.client`` classes :meth:`_open` uses; a green runtime substitutes ones whose
+    #: ``connect`` uses its cooperative sockets (see :mod:`raven._runtime.green`).
+    http_class: type[http.client.HTTPConnection] = _HTTPConnection
+    https_class: type[http.client.HTTPSConnection] = _HTTPSConnection
+
     def __init__(self, options: TransportOptions) -> None:
         self.options = options
         #: TCP connections opened so far (for tests and stats).
@@ -209,6 +214,10 @@ class Connection:
         self._conn = None
         self._origin = None
 
+    def make_tls_context(self) -> ssl.SSLContext:
+        """The TLS context for new HTTPS connections (a green runtime returns its own kind)."""
+        return tls_context(self.options)
+
     # -- internals
 
     def _open(self, origin: Origin) -> http.client.HTTPConnection:
@@ -220,11 +229,11 @@ class Connection:
         connect_host, connect_port = (proxy[0], proxy[1]) if proxy is not None else (host, port)
         conn: http.client.HTTPConnection
         if scheme == "https":
-            conn = _HTTPSConnection(
-                connect_host, connect_port, timeout=timeout, context=tls_context(self.options)
+            conn = self.https_class(
+                connect_host, connect_port, timeout=timeout, context=self.make_tls_context()
             )
         else:
-            conn = _HTTPConnection(connect_host, connect_port, timeout=timeout)
+            conn = self.http_class(connect_host, connect_port, timeout=timeout)
         if proxy is not None and scheme == "https":
             tunnel_headers = {"Proxy-Authorization": proxy[2]} if proxy[2] else None
             conn.set_tunnel(host, port, headers=tunnel_headers)

@@ -888,13 +888,20 @@ class Client:
             except Exception:
                 pass
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every captured event is sent or counted lost; False if ``timeout`` ran out."""
+    def flush(self, timeout: Optional[float] = None) -> Any:
+        """Wait until every captured event is sent or counted lost; False if ``timeout`` ran out.
+
+        On an event loop's own thread the loop transports cannot block: there the result is the
+        loop's idiom (a Deferred for Twisted, an awaitable for asyncio and Tornado), passed through.
+        """
         dispatcher = self._dispatcher
         if dispatcher is None:
             return True
         try:
-            return bool(dispatcher.flush(timeout))
+            result = dispatcher.flush(timeout)
+            if isinstance(result, bool) or not (hasattr(result, "addCallback") or hasattr(result, "__await__")):
+                return bool(result)
+            return result
         except Exception:
             _logs.errors.error("client:flush", "Sentry: flush failed", exc_info=True)
             return False

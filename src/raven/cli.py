@@ -11,6 +11,7 @@ It exits 0 if every installed transport delivered its event.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import http.server
 import json
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Optional
 
@@ -30,8 +31,8 @@ from raven.version import VERSION
 __all__ = ("main", "TRANSPORTS", "Receiver", "run_self_check", "run_dsn_test")
 
 #: Transports the self-check exercises: (name, "module:Class"). A transport whose module or
-#: library is not installed is reported as skipped. Transports that need an event loop of their
-#: own (gevent, eventlet, tornado, twisted, asyncio) add a row once they can run here.
+#: library is not installed is reported as skipped. The green transports run their hub while
+#: ``flush`` blocks; Twisted needs its reactor running (see :func:`_loop_running`).
 TRANSPORTS: tuple[tuple[str, str], ...] = (
     ("HTTPTransport", "raven.transport.http:HTTPTransport"),
     ("ThreadedHTTPTransport", "raven.transport.threaded:ThreadedHTTPTransport"),
@@ -39,6 +40,9 @@ TRANSPORTS: tuple[tuple[str, str], ...] = (
     ("ThreadedRequestsHTTPTransport", "raven.transport.threaded_requests:ThreadedRequestsHTTPTransport"),
     ("GeventedHTTPTransport", "raven.transport.gevent:GeventedHTTPTransport"),
     ("EventletHTTPTransport", "raven.transport.eventlet:EventletHTTPTransport"),
+    ("TornadoHTTPTransport", "raven.transport.tornado:TornadoHTTPTransport"),
+    ("AsyncioHTTPTransport", "raven.transport.asyncio:AsyncioHTTPTransport"),
+    ("TwistedHTTPTransport", "raven.transport.twisted:TwistedHTTPTransport"),
 )
 
 TEST_MESSAGE = "This is a test message generated using ``raven test``"
@@ -322,6 +326,24 @@ def _missing_library(exc: BaseException) -> bool:
     return isinstance(exc, ImportError) or isinstance(exc.__cause__, ImportError) or "pip install" in str(exc)
 
 
+@contextlib.contextmanager
+def _loop_running(path: str) -> Iterator[None]:
+    """Run the Twisted reactor in a thread around one check (it cannot be restarted: once a process)."""
+    if not path.startswith("raven.transport.twisted:"):
+        yield
+        return
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed
+    thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        reactor.callFromThread(reactor.stop)
+        thread.join(5)
+
+
 def _check_transport(name: str, path: str, receiver: Receiver) -> CheckResult:
     from raven.base import Client
 
@@ -338,6 +360,11 @@ def _check_transport(name: str, path: str, receiver: Receiver) -> CheckResult:
         if _missing_library(exc):
             return CheckResult(name, "skipped", detail=f"not installed ({exc})")
         return CheckResult(name, "no", detail=f"{type(exc).__name__}: {exc}")
+    with _loop_running(path):
+        return _deliver_one(name, client, receiver, collector)
+
+
+def _deliver_one(name: str, client: Any, receiver: Receiver, collector: Any) -> CheckResult:
     try:
         started = time.perf_counter()
         ident = client.captureMessage(f"raven test self-check through {name}", level="info")

@@ -165,6 +165,23 @@ def _tag_value(value: Any) -> str:
     return text if len(text) <= 200 else text[:200]
 
 
+#: The fields of Sentry's user interface; anything else goes under ``user.data``.
+_USER_FIELDS = frozenset({"id", "email", "ip_address", "username", "name", "geo", "segment", "data"})
+
+
+def _user_interface(user: dict[str, Any]) -> dict[str, Any]:
+    """Fit ``user`` to Sentry's schema: ``id`` is a string (a numeric primary key is common), and
+    keys it does not know move to ``data`` (a strict server drops the event otherwise)."""
+    fitted = {key: value for key, value in user.items() if key in _USER_FIELDS}
+    if fitted.get("id") is not None and not isinstance(fitted["id"], str):
+        fitted["id"] = str(fitted["id"])
+    others = {key: value for key, value in user.items() if key not in _USER_FIELDS}
+    if others:
+        data = fitted.get("data")
+        fitted["data"] = {**others, **data} if isinstance(data, dict) else others
+    return fitted
+
+
 def _clean_tags(*sources: Optional[Mapping[Any, Any]]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for source in sources:
@@ -729,6 +746,9 @@ class Client:
         for key in ("user", "request"):
             if key in event:
                 event[key] = _events.safe_value(event[key], settings)
+        user = event.get("user")
+        if isinstance(user, dict):
+            event["user"] = _user_interface(user)
         for key in _KEYWORD_FIELDS:
             value = kwargs.get(key)
             if value is not None and key not in data:
@@ -899,9 +919,8 @@ class Client:
             return True
         try:
             result = dispatcher.flush(timeout)
-            if isinstance(result, bool) or not (hasattr(result, "addCallback") or hasattr(result, "__await__")):
-                return bool(result)
-            return result
+            loop_idiom = hasattr(result, "addCallback") or hasattr(result, "__await__")
+            return result if loop_idiom and not isinstance(result, bool) else bool(result)
         except Exception:
             _logs.errors.error("client:flush", "Sentry: flush failed", exc_info=True)
             return False

@@ -443,7 +443,7 @@ def test_context_merges_tags_and_extra_and_replaces_the_rest() -> None:
     event = one_event(client, transport)
     assert event["tags"] == {"a": "1", "b": "2", "c": "3"}
     assert event["extra"]["x"] == 1
-    assert event["user"] == {"id": 2, "email": "u@example.com"}
+    assert event["user"] == {"id": "2", "email": "u@example.com"}
     assert event["request"]["method"] == "POST"
     client.context.clear()
     assert client.context.get() == {}
@@ -705,3 +705,20 @@ def test_event_id_and_timestamp_given_in_data_or_date_are_kept() -> None:
     assert naive["timestamp"] == aware["timestamp"] == 1714564800.0
     assert text["timestamp"] == "2024-05-01T12:00:00Z"
     assert re.fullmatch(r"[0-9a-f]{32}", bad["event_id"])
+
+
+def test_user_context_fits_sentry_schema() -> None:
+    """A numeric id becomes a string and unknown keys move to ``data`` (strict servers drop it otherwise)."""
+    from raven.base import Client
+
+    sent: list[dict] = []
+
+    class Capture(Client):
+        def send(self, **data: object) -> None:  # type: ignore[override]
+            sent.append(data)
+
+    client = Capture("http://key@127.0.0.1:9/1", install_sys_hook=False, install_logging_hook=False)
+    client.user_context({"id": 17, "email": "a@example.org", "plan": "pro"})
+    client.captureMessage("hello")
+    client.close(0)
+    assert sent[0]["user"] == {"id": "17", "email": "a@example.org", "data": {"plan": "pro"}}

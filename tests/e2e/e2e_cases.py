@@ -32,4 +32,8 @@ class TransportCase:
 TRANSPORTS = [
     TransportCase("http", "raven.transport.http:HTTPTransport"),
     TransportCase("threaded", "raven.transport.threaded:ThreadedHTTPTransport"),
+    TransportCase("requests", "raven.transport.requests:RequestsHTTPTransport", "requests"),
+    TransportCase(
+        "threaded_requests", "raven.transport.threaded_requests:ThreadedRequestsHTTPTransport", "requests"
+    ),
 ]

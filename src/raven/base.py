@@ -925,6 +925,27 @@ class Client:
             _logs.errors.error("client:flush", "Sentry: flush failed", exc_info=True)
             return False
 
+    async def aflush(self, timeout: Optional[float] = None) -> bool:
+        """``flush`` for code running on the transport's asyncio loop (asyncio, Tornado)."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return True
+        flush_async = getattr(dispatcher, "flush_async", None)
+        if flush_async is None:
+            return bool(self.flush(timeout))
+        return bool(await flush_async(timeout))
+
+    async def aclose(self, timeout: Optional[float] = None) -> None:
+        """``close`` for code running on the transport's asyncio loop (asyncio, Tornado)."""
+        dispatcher = self._dispatcher
+        close_async = getattr(dispatcher, "close_async", None)
+        if close_async is None:
+            self.close(timeout)
+            return
+        with self._dispatch_lock:
+            self._closed = True
+        await close_async(timeout)
+
     def close(self, timeout: Optional[float] = None) -> None:
         """Deliver what is queued (waiting at most ``timeout``) and stop; later captures do nothing."""
         with self._dispatch_lock:

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from pipeline import Pipeline  # noqa: E402
 from servers import (  # noqa: E402
     LoopbackServer,
     SilentServer,
@@ -123,44 +124,6 @@ def error_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG, logger="raven")
     caplog.set_level(logging.DEBUG, logger="sentry")
     return caplog
-
-
-class Pipeline:
-    """A transport driven as the Client drives it: DSN -> transport -> DeliveryCore -> dispatcher."""
-
-    def __init__(self, dsn: str, transport_cls: type, raise_send_errors: bool = False) -> None:
-        from raven._delivery.core import DeliveryCore
-        from raven._delivery.dsn import Dsn, TransportOptions
-        from raven._runtime.dispatchers import open_dispatcher
-        from raven.transport.registry import make_transport
-        from raven.version import CLIENT_NAME
-
-        self.dsn = Dsn.parse(dsn)
-        self.transport = make_transport(transport_cls, self.dsn)
-        options = getattr(self.transport, "options", None)
-        if not isinstance(options, TransportOptions):
-            options = TransportOptions()
-        self.core = DeliveryCore(self.dsn, options, CLIENT_NAME)
-        self.dispatcher = open_dispatcher(self.transport, self.core, raise_send_errors=raise_send_errors)
-
-    def submit(self, message: str = "hello", category: str = "error") -> Any:
-        item = make_item(message, category=category)
-        self.dispatcher.submit(item)
-        return item
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        return bool(self.dispatcher.flush(timeout))
-
-    def lost(self, key: str) -> int:
-        """Lost-event count under ``"reason:category"``, e.g. ``lost("network_error:error")``."""
-        return int(self.core.stats()["lost"].get(key, 0))  # type: ignore[attr-defined]
-
-    @property
-    def sent(self) -> int:
-        return int(self.core.stats()["sent"])  # type: ignore[call-overload]
-
-    def close(self, timeout: float = 0.0) -> None:
-        self.dispatcher.close(timeout)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, Optional
 
 import pytest
-from conftest import Pipeline
+from pipeline import Pipeline
 from servers import Answer, LoopbackServer, RecordedRequest, SilentServer, TunnelProxy, make_item
 
 from raven._delivery.dsn import Dsn

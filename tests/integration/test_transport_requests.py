@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from conftest import Pipeline
+from pipeline import Pipeline
 from servers import Answer, LoopbackServer, SilentServer
 
 from raven import Client

@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any, Callable
 
 import pytest
-from conftest import Pipeline
+from pipeline import Pipeline
 from servers import Answer, LoopbackServer, SilentServer
 
 from raven._runtime.dispatchers import CallbackDispatcher, SyncDispatcher

@@ -79,6 +79,17 @@ def test_exit_delivers_pending_events(http_server: LoopbackServer) -> None:
     assert "could not be sent" not in result.stderr
 
 
+def test_exit_opens_more_connections_for_a_backlog(http_server: LoopbackServer) -> None:
+    # One connection at 0.1 s per event delivers 20 events in the 2 s exit wait; a backlog of 40
+    # leaves in time only because exit may use 4 x max_connections senders.
+    http_server.default = Answer(delay=0.1)
+    result, _ = run_child(http_server.dsn(query="max_connections=1&shutdown_timeout=2"), 40)
+    assert result.returncode == 0, result.stderr
+    assert "could not be sent" not in result.stderr
+    assert len(http_server.events()) == 40
+    assert http_server.connections == 4
+
+
 def test_client_exit_delivers_pending_events(http_server: LoopbackServer) -> None:
     code = f"""
 import sys

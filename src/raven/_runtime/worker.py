@@ -17,7 +17,11 @@ Policy:
   :data:`EXTRA_SENDER_IDLE` seconds without work.
 * ``flush(timeout)`` waits (on a condition, no polling) until every submitted event is settled:
   sent or counted lost. At interpreter exit, each live worker gets at most its
-  ``shutdown_timeout``; what is still unsent is logged (never printed).
+  ``shutdown_timeout``; what is still unsent is logged (never printed). At exit the wait is
+  bounded and the application is done, so a backlog may use up to :data:`EXIT_CONNECTIONS_FACTOR`
+  times ``max_connections`` senders: 500 events against a server 50 ms away need 16 connections
+  to leave within the default 2 s. (Python 3.12.0-3.12.x may refuse new threads at exit; the
+  running senders then carry on alone.)
 * Fork: in the child the worker starts afresh (empty queue, no threads, new locks); threads and
   connections are made again on the child's first event. The parent's sockets are never used.
 
@@ -46,6 +50,8 @@ from raven._runtime.logs import errors, log_decision
 BACKLOG_PER_SENDER = 4
 #: Senders beyond the first exit after this many idle seconds (their connection with them).
 EXTRA_SENDER_IDLE = 60.0
+#: At interpreter exit a backlog may use this many times ``max_connections`` senders.
+EXIT_CONNECTIONS_FACTOR = 4
 #: An idle sender sends the pending client report (events lost outside the worker) this often.
 REPORT_INTERVAL = 30.0
 
@@ -247,6 +253,16 @@ class Worker:
             self._start_sender()
         return True
 
+    def _grow_for_exit(self) -> None:
+        """Start the senders a backlog needs to leave within the exit wait."""
+        limit = EXIT_CONNECTIONS_FACTOR * self.options.max_connections
+        with self._work:
+            wanted = min(limit, -(-len(self._queue) // BACKLOG_PER_SENDER))
+            extra = max(0, wanted - self._senders)
+            self._senders += extra
+        for _ in range(extra):
+            self._start_sender()
+
     def _start_sender(self) -> None:
         thread = threading.Thread(
             target=self._run, name=f"{self.name}-sender-{next(self._counter)}", daemon=True
@@ -403,6 +419,8 @@ class Worker:
     def _shutdown_at_exit(self, timeout: float) -> None:
         if self._pid != os.getpid() or not self._started:
             return
+        if not self._last_failed:
+            self._grow_for_exit()
         if not self.flush(timeout):
             with self._work:
                 left = self._unsettled

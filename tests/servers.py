@@ -309,7 +309,9 @@ class LoopbackServer:
     if set and not returning None, then ``default``.
     """
 
-    def __init__(self, tls_context: Optional[ssl.SSLContext] = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, tls_context: Optional[ssl.SSLContext] = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.tls_context = tls_context
         self.default = Answer()
         self.responder: Optional[Callable[[RecordedRequest], Optional[Answer]]] = None
@@ -323,7 +325,7 @@ class LoopbackServer:
         self._stopping = threading.Event()
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
-        self._httpd = _HTTPServer((host, 0), _Handler)
+        self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.owner = self
         self.host = host
         self.port = int(self._httpd.server_address[1])
@@ -436,6 +438,18 @@ class LoopbackServer:
         with self._cond:
             requests = list(self.requests)
         return [event for request in requests for event in request.events()]
+
+    def discarded(self) -> dict[str, int]:
+        """The discarded events of every client report received so far, as ``{"reason:category": n}``."""
+        with self._cond:
+            requests = [request for request in self.requests if request.is_envelope]
+        counts: dict[str, int] = {}
+        for request in requests:
+            for report in request.items_of_type("client_report"):
+                for entry in report.get("discarded_events", []):
+                    key = f"{entry['reason']}:{entry['category']}"
+                    counts[key] = counts.get(key, 0) + int(entry["quantity"])
+        return counts
 
     def reset(self) -> None:
         with self._cond:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from pipeline import Pipeline
-from servers import Answer, LoopbackServer, RecordedRequest, SilentServer
+from servers import Answer, LoopbackServer, RecordedRequest, SilentServer, refused_port
 
 from raven._delivery.dsn import Dsn
 from raven._runtime.worker import Worker
@@ -247,3 +247,48 @@ def test_subclass_overriding_async_send_is_called(http_server: LoopbackServer, p
     assert p.flush(5)
     assert calls == [http_server.url + "/api/1/envelope/"]
     assert p.sent == 1
+
+
+# -- the server cannot be reached for a while
+
+
+def _wait_for_hold(p: Pipeline, timeout: float = 5.0) -> float:
+    """Poll until the core pauses after a refused connection; the pause in seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pause = p.core.hold(time.monotonic())
+        if pause > 0:
+            return pause
+        time.sleep(0.01)
+    raise AssertionError("the worker never paused after a refused connection")
+
+
+def test_events_survive_a_server_restart(pipeline: Build) -> None:
+    refused = refused_port()
+    host, port = refused.getsockname()[:2]
+    p = pipeline(f"http://public@{host}:{port}/1")
+    items = [p.submit(f"event {i}") for i in range(5)]
+    assert 0 < _wait_for_hold(p) <= 0.5
+    assert p.flush(0.1) is False  # still waiting for the server, nothing dropped
+    assert p.dispatcher.queued == 5  # type: ignore[attr-defined]
+    refused.close()
+    with LoopbackServer(port=port) as server:
+        assert p.flush(10)
+        received = {r.envelope[0]["event_id"] for r in server.wait_for_requests(5)}
+    assert received == {item.event_id for item in items}
+    assert p.sent == 5
+    assert p.core.stats()["lost"] == {}
+
+
+def test_an_unreachable_server_costs_a_few_attempts_per_event(
+    refused_dsn: Callable[..., str], pipeline: Build
+) -> None:
+    p = pipeline(refused_dsn())
+    p.submit("first")
+    started = time.monotonic()
+    assert p.flush(10)
+    elapsed = time.monotonic() - started
+    # Four attempts, 0.5 + 1 + 2 s apart: the event waited for the server, then was counted lost.
+    assert 3.0 <= elapsed < 8.0
+    assert p.lost("network_error:error") == 1
+    assert p.core.hold(time.monotonic()) > 0  # the next event waits too, without a connection attempt

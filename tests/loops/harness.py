@@ -19,14 +19,19 @@ CHILDREN = Path(__file__).parent / "children"
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def run_child(script: str, scenario: str, timeout: float = 60.0, **params: Any) -> dict[str, Any]:
-    """Run ``children/<script>`` with ``scenario`` and ``params`` (JSON), return its JSON result."""
+def run_child(
+    script: str, scenario: str, timeout: float = 60.0, *, children: Path = CHILDREN, **params: Any
+) -> dict[str, Any]:
+    """Run ``<children>/<script>`` with ``scenario`` and ``params`` (JSON), return its JSON result.
+
+    ``children`` is the scripts' directory: this one's ``children/`` unless another suite has its own.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("SENTRY_DSN", None)
     payload = json.dumps({"scenario": scenario, **params})
     proc = subprocess.run(
-        [sys.executable, str(CHILDREN / script), payload],
+        [sys.executable, str(children / script), payload],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -22,6 +22,7 @@ from raven._delivery.model import (
     Reply,
     Request,
     RetryAsStore,
+    RetryLater,
     Sent,
 )
 from raven.version import CLIENT_NAME
@@ -360,3 +361,71 @@ def test_outage_produces_one_report_not_one_request_per_loss() -> None:
         ("queue_overflow", "error", 1000),
     ]
     assert core.report_request(T0, WALL) is None
+
+
+# -- an unreachable server: pause, keep the event, try again a few times
+
+
+def _retry(core: DeliveryCore, item: EventItem, kind: FailureKind, now: float) -> Decision:
+    request = core.build_request(item, now, WALL)
+    return core.settle(request, Failure(kind, "refused"), now, WALL, can_retry=True)
+
+
+def test_refused_connection_keeps_the_event_and_backs_off() -> None:
+    core = _core()
+    item = _item()
+    delays = []
+    for attempt in range(3):
+        decision = _retry(core, item, FailureKind.CONNECT, T0)
+        assert isinstance(decision, RetryLater) and decision.event_id == item.event_id
+        delays.append(decision.delay)
+        assert core.hold(T0) == decision.delay
+        item = EventItem(item.event_id, item.payload, item.category, attempt + 1)
+    assert delays == [0.5, 1.0, 2.0]
+    assert _lost(core) == {}
+    # The fourth failed attempt gives up on the event; the pause goes on growing, to a cap.
+    decision = _retry(core, item, FailureKind.CONNECT, T0)
+    assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
+    assert _lost(core) == {"network_error:error": 1}
+    assert core.hold(T0) == 4.0
+    for _ in range(5):
+        _retry(core, _item(1), FailureKind.CONNECT, T0)
+    assert core.hold(T0) == 8.0
+    assert core.hold(T0 + 8.0) == 0.0
+
+
+def test_any_reply_ends_the_pause() -> None:
+    core = _core()
+    _retry(core, _item(), FailureKind.CONNECT, T0)
+    assert core.hold(T0) > 0
+    assert isinstance(_send(core, Reply(500), now=T0 + 1), Dropped)
+    assert core.hold(T0 + 1) == 0.0
+    assert isinstance(_retry(core, _item(2), FailureKind.CONNECT, T0 + 2), RetryLater)
+    assert core.hold(T0 + 2) == 0.5  # counting starts again
+
+
+@pytest.mark.parametrize("kind", [FailureKind.TIMEOUT, FailureKind.READ, FailureKind.TLS, FailureKind.OTHER])
+def test_only_refused_connections_are_retried(kind: FailureKind) -> None:
+    core = _core()
+    decision = _retry(core, _item(), kind, T0)
+    assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
+    assert core.hold(T0) == 0.0
+
+
+def test_without_a_queue_a_refused_connection_is_a_loss() -> None:
+    core = _core()
+    decision = _send(core, Failure(FailureKind.CONNECT, "refused"))
+    assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
+    assert _lost(core) == {"network_error:error": 1}
+
+
+def test_a_retried_event_gives_its_report_back() -> None:
+    core = _core()
+    core.record_lost(Reason.QUEUE_OVERFLOW, "error")
+    request = core.build_request(_item(), T0, WALL)
+    assert request.report
+    assert isinstance(
+        core.settle(request, Failure(FailureKind.CONNECT), T0, WALL, can_retry=True), RetryLater
+    )
+    assert _lost(core) == {"queue_overflow:error": 1}
+    assert core.build_request(_item(1), T0, WALL).report == request.report

@@ -14,8 +14,8 @@ One :class:`DeliveryCore` per client. Adapters call it in this order for each ev
 
 Accounting: an event is counted as lost exactly once, under one reason: ``ratelimit_backoff`` in
 :meth:`admit`; ``network_error`` / ``send_error`` / ``ratelimit_backoff`` in :meth:`settle`; any
-other reason through :meth:`record_lost`. A :class:`RetryAsStore` is not a loss (the event is
-sent again). Requests carrying only a client report are never counted as lost events.
+other reason through :meth:`record_lost`. A :class:`RetryAsStore` or :class:`RetryLater` is not
+a loss (the event is sent again). Requests carrying only a client report are never counted as lost events.
 
 Thread use: the threaded transports call one core from several threads. Every state change is a
 single attribute assignment or dict item update (atomic under the GIL); see ``ratelimit`` and
@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Optional
 
+from raven._delivery.backoff import ConnectBackoff, retryable
 from raven._delivery.decisions import decide_failure, decide_reply
 from raven._delivery.dsn import Dsn, TransportOptions
 from raven._delivery.envelope import Encoder, gzip_compress, rfc3339
@@ -73,6 +74,7 @@ class DeliveryCore:
         self.dsn = dsn
         self.options = options
         self.rate_limits = RateLimits()
+        self.backoff = ConnectBackoff()
         self._encoder = Encoder(dsn, client_name)
         self._lost = LostEvents()
         self._protocol = STORE if options.protocol == STORE else ENVELOPE
@@ -124,21 +126,28 @@ class DeliveryCore:
         body = gzip_compress(encoder.report_envelope(report_payload(report, rfc3339(wall)), wall))
         return Request(encoder.envelope_url, encoder.envelope_headers(), body, None, ENVELOPE, report)
 
-    def settle(self, request: Request, outcome: Outcome, now: float, wall: float) -> Decision:
+    def settle(
+        self, request: Request, outcome: Outcome, now: float, wall: float, can_retry: bool = False
+    ) -> Decision:
         """Interpret what the server (or the network) answered, update the state, decide.
 
-        ``wall`` is needed only to read a ``Retry-After`` given as an HTTP date.
+        ``wall`` is needed only to read a ``Retry-After`` given as an HTTP date. ``can_retry``: the
+        adapter can keep the event and wait :meth:`hold` (a queue); then a failed connection gives
+        :class:`RetryLater` instead of a loss, a few times (``backoff``).
         """
         item = request.item
         decision: Decision
         if isinstance(outcome, Reply):
+            self.backoff.answered()
             category = item.category if item is not None else INTERNAL
             self.rate_limits.update(outcome.status, outcome.headers, now, wall, category)
             decision = decide_reply(request, outcome, log_413=not self._logged_413)
             if outcome.status == 413:
                 self._logged_413 = True
         elif isinstance(outcome, Failure):
-            decision = decide_failure(request, outcome)
+            delay = self.backoff.failed(outcome.kind, now)
+            retry = can_retry and item is not None and retryable(outcome.kind, item.attempts + 1)
+            decision = decide_failure(request, outcome, delay if retry else None)
         else:  # an adapter bug; still account for the event
             decision = Dropped(
                 item.event_id if item is not None else None,
@@ -160,6 +169,10 @@ class DeliveryCore:
             elif isinstance(decision, Dropped):
                 self._lost.add(decision.reason.value, item.category)
         return decision
+
+    def hold(self, now: float) -> float:
+        """Seconds a queueing adapter should wait before its next request (0: go ahead)."""
+        return self.backoff.hold(now)
 
     def record_lost(self, reason: Reason, category: str, quantity: int = 1) -> None:
         """Count events lost outside the core (queue overflow, sampling, before_send)."""

@@ -11,6 +11,8 @@ outcome                       decision
 any other status              Dropped(send_error), logged with the status and the
                               ``X-Sentry-Error`` header or the start of the body
 network failure               Dropped(network_error), logged with its kind and detail
+connection failure, when the  RetryLater (``backoff``: the event waits, at most a few
+adapter can keep the event    tries), logged with its kind and detail
 ============================  ==========================================================
 
 State changes (the rate limits, the protocol switch, the 413 flag) are the core's job.
@@ -21,7 +23,17 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from raven._delivery.model import Decision, Dropped, Failure, Reason, Reply, Request, RetryAsStore, Sent
+from raven._delivery.model import (
+    Decision,
+    Dropped,
+    Failure,
+    Reason,
+    Reply,
+    Request,
+    RetryAsStore,
+    RetryLater,
+    Sent,
+)
 
 #: Longest server text (``X-Sentry-Error`` or body) quoted in a log message.
 MAX_SNIPPET = 200
@@ -91,14 +103,14 @@ def decide_reply(request: Request, reply: Reply, log_413: bool = True) -> Decisi
     )
 
 
-def decide_failure(request: Request, failure: Failure) -> Decision:
-    """The decision for a request that got no HTTP reply."""
+def decide_failure(request: Request, failure: Failure, retry_in: Optional[float] = None) -> Decision:
+    """The decision for a request that got no HTTP reply; ``retry_in``: keep the event for later."""
     event_id = request.item.event_id if request.item is not None else None
     kind = getattr(failure.kind, "value", str(failure.kind))
     detail = _clean(str(failure.detail)) if failure.detail else ""
-    return Dropped(
-        event_id,
-        Reason.NETWORK_ERROR,
-        f"Sending {_what(request)} to {request.url} failed ({kind} error"
-        + (f": {detail})" if detail else ")"),
+    what = f"Sending {_what(request)} to {request.url} failed ({kind} error" + (
+        f": {detail})" if detail else ")"
     )
+    if retry_in is not None:
+        return RetryLater(event_id, retry_in, f"{what}; trying again in {retry_in:g} s")
+    return Dropped(event_id, Reason.NETWORK_ERROR, what)

@@ -38,6 +38,8 @@ class EventItem:
     event_id: str
     payload: bytes
     category: str = ERROR
+    #: Failed connection attempts so far (see ``raven._delivery.backoff``).
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,5 +104,14 @@ class RetryAsStore:
     log: Optional[str] = None
 
 
-Decision = Union[Sent, Dropped, RetryAsStore]
+@dataclass(frozen=True)
+class RetryLater:
+    """The server could not be reached: keep the event, try again in ``delay`` seconds."""
+
+    event_id: Optional[str]
+    delay: float
+    log: Optional[str] = None
+
+
+Decision = Union[Sent, Dropped, RetryAsStore, RetryLater]
 Outcome = Union[Reply, Failure]

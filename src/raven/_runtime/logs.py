@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from raven._delivery.model import Decision, Dropped, Reason, RetryAsStore
+from raven._delivery.model import Decision, Dropped, Reason, RetryAsStore, RetryLater
 
 #: The logger of delivery diagnostics (raven 6.10's name).
 LOGGER_NAME = "sentry.errors"
@@ -90,7 +90,7 @@ def log_decision(decision: Decision, log: Optional[RateLimitedLog] = None) -> No
     """Log ``decision.log``, if any, through the rate-limited log.
 
     Lost events are errors, except rate limiting (the server asked for it): a warning. A switch to
-    the store endpoint is a warning.
+    the store endpoint and a retry after a failed connection are warnings.
     """
     message = decision.log
     if not message:
@@ -98,7 +98,7 @@ def log_decision(decision: Decision, log: Optional[RateLimitedLog] = None) -> No
     target = log if log is not None else errors
     if isinstance(decision, Dropped) and decision.reason is not Reason.RATELIMIT_BACKOFF:
         level = logging.ERROR
-    elif isinstance(decision, (Dropped, RetryAsStore)):
+    elif isinstance(decision, (Dropped, RetryAsStore, RetryLater)):
         level = logging.WARNING
     else:
         level = logging.INFO

@@ -33,6 +33,7 @@ greenlets. The green transports may reuse this class with their own connection f
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import itertools
 import os
 import threading
@@ -43,7 +44,16 @@ from typing import Callable, Optional, Protocol, Union
 
 from raven._delivery.core import DeliveryCore
 from raven._delivery.dsn import TransportOptions
-from raven._delivery.model import EventItem, Failure, FailureKind, Outcome, Reason, Request, RetryAsStore
+from raven._delivery.model import (
+    EventItem,
+    Failure,
+    FailureKind,
+    Outcome,
+    Reason,
+    Request,
+    RetryAsStore,
+    RetryLater,
+)
 from raven._runtime.logs import errors, log_decision
 
 #: Start another sender when more than this many events wait per running sender (and none is idle).
@@ -319,7 +329,13 @@ class Worker:
     def _next_entry(self) -> Optional[_Entry]:
         """The next entry to process; None (and this sender is no longer counted) when it should exit."""
         with self._work:
-            while not self._queue:
+            while True:
+                if self._queue:
+                    pause = self._hold()
+                    if pause <= 0 or self._closed:
+                        break
+                    self._work.wait(pause)  # the server could not be reached: let it come back
+                    continue
                 if self._closed:
                     self._senders -= 1
                     return None
@@ -341,6 +357,21 @@ class Worker:
             self._queued_bytes -= _size(entry)
             return entry
 
+    def _hold(self) -> float:
+        core = self.core
+        return core.hold(time.monotonic()) if core is not None else 0.0
+
+    def _requeue(self, item: EventItem) -> None:
+        """Put an event that could not reach the server back at the head of the queue."""
+        with self._work:
+            if self._closed:
+                if self.core is not None:
+                    self.core.record_lost(Reason.NETWORK_ERROR, item.category)
+                return
+            self._queue.appendleft(dataclasses.replace(item, attempts=item.attempts + 1))
+            self._queued_bytes += _size(item)
+            self._unsettled += 1
+
     def _idle_report(self) -> Optional[Request]:
         core = self.core
         if core is None or self._last_failed:
@@ -361,16 +392,19 @@ class Worker:
         settled = False
         try:
             outcome = self._exchange(poster, request)
-            decision = core.settle(request, outcome, time.monotonic(), time.time())
+            decision = core.settle(request, outcome, time.monotonic(), time.time(), can_retry=True)
             settled = True
             log_decision(decision)
             if isinstance(decision, RetryAsStore):
                 settled = False
                 request = core.build_request(item, time.monotonic(), time.time())
                 outcome = self._exchange(poster, request)
-                decision = core.settle(request, outcome, time.monotonic(), time.time())
+                decision = core.settle(request, outcome, time.monotonic(), time.time(), can_retry=True)
                 settled = not isinstance(decision, RetryAsStore)
                 log_decision(decision)
+            if isinstance(decision, RetryLater):
+                self._requeue(item)
+                return
         finally:
             if not settled:
                 core.record_lost(Reason.SEND_ERROR, item.category)

@@ -21,6 +21,7 @@ import socketserver
 import sys
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -355,7 +356,10 @@ def _check_transport(name: str, path: str, receiver: Receiver) -> CheckResult:
         return CheckResult(name, "no", detail=f"{type(exc).__name__}: {exc}")
     collector = _collect_diagnostics()
     try:
-        client = Client(receiver.dsn(), transport=transport, **_quiet_client_options())
+        with warnings.catch_warnings():
+            # The check imports every installed library; eventlet's import warns it is deprecated.
+            warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+            client = Client(receiver.dsn(), transport=transport, **_quiet_client_options())
     except Exception as exc:
         if _missing_library(exc):
             return CheckResult(name, "skipped", detail=f"not installed ({exc})")

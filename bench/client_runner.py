@@ -3,23 +3,34 @@
     <venv>/bin/python bench/client_runner.py '<json spec>'
 
 The spec names the library (``raven-ng``, ``raven`` = raven 6.10, ``sentry-sdk``, or ``floor`` for the
-machine's floor), the kind of run and its sizes. Results go to stdout as lines starting with ``@@BENCH ``
-followed by JSON; anything else on stdout (raven 6.10 prints at exit) is ignored by the driver.
-A daemon watchdog ends the process with exit code 3 at the spec's deadline, whatever happens.
+machine's floor), the kind of run and its sizes, the transport and the loop family (``none``,
+``gevent``, ``eventlet``, ``asyncio``, ``tornado``, ``twisted``) the run's body runs in. Results go to
+stdout as lines starting with ``@@BENCH `` followed by JSON; anything else on stdout (raven 6.10 prints
+at exit) is ignored by the driver. A watchdog (a real OS thread, whatever the loop) ends the process
+with exit code 3 at the spec's deadline, whatever happens.
+
+The overhead and throughput bodies are ``async def`` over a small per-family :class:`Ops` (yield to
+the loop, read the driver's line from stdin, flush in the loop's idiom); a trivial trampoline runs
+them for the plain and green families, whose operations never suspend the coroutine itself.
 """
 
 from __future__ import annotations
 
+import _thread
 import functools
 import gc
-import http.client
 import json
 import os
 import sys
-import threading
 import time
+import traceback
 import zlib
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional
+
+# Taken before a green family monkeypatches: the watchdog must run on a real thread with a real sleep,
+# or a hub that never yields would keep it from firing.
+REAL_START_THREAD = _thread.start_new_thread
+REAL_SLEEP = time.sleep
 
 MESSAGE = "Benchmark message: the widget pipeline reported an unexpected state"
 ITEMS = [1, 2.5, "three", None, b"four", (5, 6)]
@@ -32,12 +43,11 @@ def emit(**payload: Any) -> None:
 
 def start_watchdog(seconds: float) -> None:
     def expire() -> None:
+        REAL_SLEEP(seconds)
         emit(phase="error", error=f"watchdog: run exceeded its {seconds:.0f} s deadline")
         os._exit(3)
 
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
+    REAL_START_THREAD(expire, ())
 
 
 def rss_kib() -> Dict[str, int]:
@@ -91,15 +101,25 @@ def timed_exception(capture: Callable[[], Any]) -> float:
 # -- library adapters ----------------------------------------------------------------------------------
 
 
+# raven 6.10's import paths and class names, which raven-ng keeps (asyncio is raven-ng's own).
+TRANSPORTS = {
+    "sync": "raven.transport.http:HTTPTransport",
+    "threaded": "raven.transport.threaded:ThreadedHTTPTransport",
+    "requests": "raven.transport.requests:RequestsHTTPTransport",
+    "threaded_requests": "raven.transport.threaded_requests:ThreadedRequestsHTTPTransport",
+    "gevent": "raven.transport.gevent:GeventedHTTPTransport",
+    "eventlet": "raven.transport.eventlet:EventletHTTPTransport",
+    "tornado": "raven.transport.tornado:TornadoHTTPTransport",
+    "twisted": "raven.transport.twisted:TwistedHTTPTransport",
+    "asyncio": "raven.transport.asyncio:AsyncioHTTPTransport",
+}
+
+
 def transport_class(name: Optional[str]) -> Any:
-    """``threaded`` (default), ``sync``, or ``package.module:ClassName`` for any other transport."""
+    """A name of ``TRANSPORTS`` (default ``threaded``), or ``package.module:ClassName``."""
     import importlib
 
-    path = {"sync": "raven.transport.http:HTTPTransport"}.get(
-        name or "threaded", "raven.transport.threaded:ThreadedHTTPTransport"
-    )
-    if name and ":" in name:
-        path = name
+    path = name if name and ":" in name else TRANSPORTS[name or "threaded"]
     module, _, cls = path.partition(":")
     return getattr(importlib.import_module(module), cls)
 
@@ -110,6 +130,7 @@ class Adapter:
     def __init__(self, spec: Dict[str, Any]) -> None:
         self.lib = spec["lib"]
         self.flush: Optional[Callable[[float], Any]] = None
+        self.aflush: Optional[Callable[[float], Awaitable[Any]]] = None
         self.stats: Optional[Callable[[], Any]] = None
         options = dict(spec.get("options") or {})
         if self.lib in ("raven-ng", "raven"):
@@ -122,6 +143,7 @@ class Adapter:
             self.capture_exception: Callable[[], Any] = client.captureException
             if hasattr(client, "flush"):
                 self.flush = client.flush
+            self.aflush = getattr(client, "aflush", None)
             if hasattr(client, "delivery_stats"):
                 self.stats = client.delivery_stats
             self.client = client
@@ -171,15 +193,21 @@ def summarize(times: List[float]) -> Dict[str, float]:
     }
 
 
-def run_overhead(spec: Dict[str, Any], ad: Adapter) -> None:
+async def run_overhead(spec: Dict[str, Any], ad: Adapter, ops: Ops) -> None:
+    """Mean time of the capture call alone; in a loop family it yields to the loop between calls."""
     event, n = spec.get("event", "message"), int(spec["n"])
+    pause = ops.pause if ops.yields else None
     for _ in range(int(spec.get("warmup", 0))):
         ad.one(event)
+        if pause is not None:
+            await pause()
     gc.collect()
     times = [0.0] * n
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(n):
         times[i] = ad.one(event)
+        if pause is not None:
+            await pause()  # not timed: lets the loop run the sends, as an application's loop would
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     emit(
@@ -192,30 +220,223 @@ def run_overhead(spec: Dict[str, Any], ad: Adapter) -> None:
     )
     if spec.get("then_wait"):
         # Not timed: the driver watches how many of the burst reach the sink, then says "exit".
-        sys.stdin.readline()
+        await ops.readline()
         emit(phase="after", delivery_stats=ad.delivery_stats())
 
 
-def run_throughput(spec: Dict[str, Any], ad: Adapter) -> None:
+async def run_throughput(spec: Dict[str, Any], ad: Adapter, ops: Ops) -> None:
     """Capture n events as fast as possible; the driver watches the sink for their arrival."""
     event, n = spec.get("event", "message"), int(spec["n"])
+    pause = ops.pause if ops.yields else None
     cpu0 = time.process_time()
     t_first = time.monotonic()
     for _ in range(n):
         ad.one(event)
+        if pause is not None:
+            await pause()
     t_captured = time.monotonic()
     flushed = None
-    if ad.flush is not None and spec.get("flush", True):
-        flushed = ad.flush(float(spec.get("flush_timeout", 60)))
+    if spec.get("flush", True):
+        flushed = await flush(ops, ad, float(spec.get("flush_timeout", 60)))
     emit(
         phase="captured", t_first=t_first, t_captured=t_captured, t_flushed=time.monotonic(), flushed=flushed
     )
-    sys.stdin.readline()  # the driver says when the sink has them all (or gave up waiting)
+    await ops.readline()  # the driver says when the sink has them all (or gave up waiting)
     emit(
         phase="result",
         process_cpu_us_per_event=(time.process_time() - cpu0) / n * 1e6,
         delivery_stats=ad.delivery_stats(),
     )
+
+
+# -- loop families -----------------------------------------------------------------------------------
+
+
+class Ops:
+    """How a run's body waits in its loop family; the plain family: nothing yields, stdin blocks."""
+
+    yields = False
+
+    async def pause(self) -> None:
+        """Let the loop run once (``sleep(0)``); never timed."""
+
+    async def readline(self) -> str:
+        """The driver's next line, without blocking the loop."""
+        return sys.stdin.readline()
+
+    async def blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A call that blocks its thread (sentry-sdk's flush), kept off the loop."""
+        return fn(*args)
+
+    def run(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        trampoline(body())
+
+
+def trampoline(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine whose awaits never suspend (the plain and green families' ``Ops``)."""
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    coro.close()
+    raise RuntimeError("a body awaited something that suspends outside an event loop")
+
+
+class GeventOps(Ops):
+    """After ``gevent.monkey.patch_all()``; the body runs in a greenlet, blocking calls are green."""
+
+    yields = True
+
+    def __init__(self) -> None:
+        from gevent import monkey
+
+        monkey.patch_all()
+        import gevent
+
+        self.gevent = gevent
+
+    async def pause(self) -> None:
+        self.gevent.sleep(0)
+
+    async def readline(self) -> str:
+        return str(self.gevent.get_hub().threadpool.apply(sys.stdin.readline))
+
+    def run(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.gevent.spawn(trampoline, body()).get()
+
+
+class EventletOps(Ops):
+    """After ``eventlet.monkey_patch()``; the body runs in a green thread, blocking calls are green."""
+
+    yields = True
+
+    def __init__(self) -> None:
+        import eventlet
+
+        eventlet.monkey_patch()
+        import eventlet.tpool
+
+        self.eventlet = eventlet
+
+    async def pause(self) -> None:
+        self.eventlet.sleep(0)
+
+    async def readline(self) -> str:
+        return str(self.eventlet.tpool.execute(sys.stdin.readline))
+
+    def run(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.eventlet.spawn(trampoline, body()).wait()
+
+
+class AsyncioOps(Ops):
+    """``asyncio.run(body())``; blocking calls go to the default executor."""
+
+    yields = True
+
+    async def pause(self) -> None:
+        import asyncio
+
+        await asyncio.sleep(0)
+
+    async def readline(self) -> str:
+        return str(await self.blocking(sys.stdin.readline))
+
+    async def blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    def run(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        import asyncio
+
+        asyncio.run(body())
+
+
+class TornadoOps(AsyncioOps):
+    """Tornado 6 runs on asyncio: ``asyncio.run(main())`` is its documented entry point; the body
+    makes the IOLoop current (``IOLoop.current()``), as a Tornado application has it."""
+
+    def run(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        import asyncio
+
+        from tornado.ioloop import IOLoop
+
+        async def main() -> None:
+            IOLoop.current()
+            await body()
+
+        asyncio.run(main())
+
+
+class TwistedOps(Ops):
+    """The body is a coroutine on the running reactor (``Deferred.fromCoroutine``)."""
+
+    yields = True
+
+    def __init__(self) -> None:
+        from twisted.internet import reactor, task, threads
+
+        self.reactor: Any = reactor
+        self.task, self.threads = task, threads
+
+    async def pause(self) -> None:
+        await self.task.deferLater(self.reactor, 0, lambda: None)
+
+    async def readline(self) -> str:
+        return str(await self.blocking(sys.stdin.readline))
+
+    async def blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.threads.deferToThread(fn, *args)
+
+    def run(self, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        from twisted.internet.defer import Deferred
+
+        def start() -> None:
+            done: Any = Deferred.fromCoroutine(body())
+            done.addErrback(lambda failure: failure.printTraceback(file=sys.stderr))
+            done.addBoth(lambda _: self.reactor.stop())
+
+        self.reactor.callWhenRunning(start)
+        self.reactor.run()
+
+
+FAMILIES: Dict[str, Callable[[], Ops]] = {
+    "none": Ops,
+    "gevent": GeventOps,
+    "eventlet": EventletOps,
+    "asyncio": AsyncioOps,
+    "tornado": TornadoOps,
+    "twisted": TwistedOps,
+}
+
+
+async def flush(ops: Ops, ad: Adapter, timeout: float) -> Any:
+    """Flush in the loop's idiom: raven-ng's ``await client.aflush()`` on asyncio/Tornado, the Deferred
+    its ``flush`` returns on the reactor, a blocking call elsewhere (green in the green families);
+    sentry-sdk's flush joins a thread, so it runs off the loop. raven 6.10 has no flush."""
+    if ad.flush is None:
+        return None
+    if ad.lib == "raven-ng":
+        if isinstance(ops, AsyncioOps) and ad.aflush is not None:
+            return await ad.aflush(timeout)
+        result = ad.flush(timeout)
+        return (await result) if hasattr(result, "addCallback") else result
+    return await ops.blocking(ad.flush, timeout)
+
+
+async def in_loop(spec: Dict[str, Any], ops: Ops) -> None:
+    """The client is made, captures from and flushes on the loop's own thread."""
+    try:
+        t0 = time.perf_counter()
+        ad = Adapter(spec)
+        emit(phase="ready", version=ad.version, module_file=ad.module_file, init_s=time.perf_counter() - t0)
+        await {"overhead": run_overhead, "throughput": run_throughput}[spec["kind"]](spec, ad, ops)
+    except BaseException as e:
+        traceback.print_exc()
+        emit(phase="error", error=f"{type(e).__name__}: {e}")
+        os._exit(1)
+    if spec.get("fast_exit", True):
+        os._exit(0)  # inside the loop: skips the loop's teardown and the library's exit wait
 
 
 def run_rss(spec: Dict[str, Any], ad: Adapter) -> None:
@@ -330,6 +551,8 @@ def gzip_bytes(data: bytes, level: int) -> bytes:
 
 
 def run_floor(spec: Dict[str, Any]) -> None:
+    import http.client
+
     events = typical_events()
     out: Dict[str, Any] = {"phase": "result"}
     reps = int(spec.get("codec_reps", 500))
@@ -385,19 +608,23 @@ def run_floor(spec: Dict[str, Any]) -> None:
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    ops = FAMILIES[spec.get("loop") or "none"]()  # a green family patches here, before the library
     start_watchdog(float(spec.get("deadline", 60)))
     emit(phase="start", python=sys.version.split()[0], pid=os.getpid())
     if spec["lib"] == "floor":
         run_floor(spec)
         os._exit(0)
+    kind = spec["kind"]
+    if kind in ("overhead", "throughput"):
+        ops.run(functools.partial(in_loop, spec, ops))
+        return
     t0 = time.perf_counter()
     ad = Adapter(spec)
     emit(phase="ready", version=ad.version, module_file=ad.module_file, init_s=time.perf_counter() - t0)
-    kind = spec["kind"]
     if kind == "exit":
         run_exit(spec, ad)
         return  # normal interpreter exit: the library's atexit hooks decide what gets delivered
-    {"overhead": run_overhead, "throughput": run_throughput, "rss": run_rss}[kind](spec, ad)
+    run_rss(spec, ad)
     if spec.get("fast_exit", True):
         # Skip the library's atexit wait: what happens at exit is measured by the "exit" runs only.
         # (A profiler wrapping this script needs a normal exit: set "fast_exit": false.)

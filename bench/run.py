@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
+import bugsink
 import report
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -66,6 +67,8 @@ class Scenario:
     mode: str = "ok"  # the sink's answer (sink.py), or "down" (a refused port)
     event: str = "message"
     transport: str = "threaded"
+    loop: str = "none"  # the event-loop family the child runs its body in (client_runner.py)
+    server: str = "sink"  # or "bugsink": a real Bugsink (bench/bugsink.py) instead of the sink
     n: int = 0
     warmup: int = 0
     deadline: float = 120.0
@@ -205,6 +208,63 @@ def scenarios(quick: bool) -> List[Scenario]:
             secondary=[("exit_s", "time to exit after the last capture (s)")],
         )
     )
+    out += transport_scenarios(quick, overhead_secondary, throughput_secondary)
+    out += bugsink.scenarios(quick, Scenario)
+    return out
+
+
+def transport_scenarios(
+    quick: bool, overhead_secondary: List[Tuple[str, str]], throughput_secondary: List[Tuple[str, str]]
+) -> List[Scenario]:
+    """``overhead_<t>`` / ``throughput_<t>`` for each transport, run inside its own loop family.
+
+    The threaded row reuses ``overhead_message_healthy`` and ``throughput_threaded``, the sync row
+    ``throughput_sync`` (``overhead_sync`` is new). sentry-sdk runs its default transport inside the
+    same loop (what that loop's users have today).
+    """
+    n_over, warm, n_thr = (300, 50, 300) if quick else (2000, 200, 2000)
+    out: List[Scenario] = []
+    for name, loop in report.TRANSPORT_ROWS.items():
+        na: Dict[str, str] = {}
+        if name in ("sync", "requests"):
+            na["sentry-sdk"] = "no synchronous transport"
+        if name == "asyncio":
+            na["raven"] = "raven 6.10 has no asyncio transport"
+        label = f"{name} transport" + (f", in {loop}" if loop != "none" else "")
+        if name != "threaded":
+            out.append(
+                Scenario(
+                    f"overhead_{name}",
+                    f"caller overhead, captureMessage, healthy, {label}",
+                    "overhead",
+                    "µs/call",
+                    "lower",
+                    transport=name,
+                    loop=loop,
+                    n=n_over,
+                    warmup=warm,
+                    deadline=120,
+                    secondary=overhead_secondary,
+                    extra={"not_applicable": na},
+                )
+            )
+        if name not in ("threaded", "sync"):
+            out.append(
+                Scenario(
+                    f"throughput_{name}",
+                    f"delivered events/s, {label} ({n_thr} messages)",
+                    "throughput",
+                    "events/s",
+                    "higher",
+                    transport=name,
+                    loop=loop,
+                    n=n_thr,
+                    deadline=180,
+                    options={"sentry-sdk": {"transport_queue_size": n_thr}},
+                    secondary=throughput_secondary,
+                    extra={"not_applicable": na},
+                )
+            )
     return out
 
 
@@ -212,6 +272,11 @@ GROUPS = {
     "issue2": ["overhead_message_healthy", "overhead_exception_healthy", "throughput_threaded"],
     "overhead": ["overhead_*"],
     "faults": ["overhead_*_down", "overhead_*_hang", "overhead_*_429"],
+    "bugsink": ["bugsink_*"],
+    "transports": ["overhead_message_healthy", "throughput_threaded", "throughput_sync"]
+    + [
+        f"{kind}_{t}" for t in report.TRANSPORT_ROWS for kind in ("overhead", "throughput") if t != "threaded"
+    ],
 }
 
 
@@ -255,6 +320,23 @@ def project_dependencies(src_repo: str) -> List[str]:
         return re.findall(r"['\"]([^'\"]+)['\"]", found.group(1)) if found else []
 
 
+LOOP_PACKAGES = ["requests", "gevent", "eventlet", "tornado", "twisted[tls]", "aiohttp"]
+
+
+def loop_requirements(src_repo: str) -> List[str]:
+    """raven-ng's ``all`` extra (the transports' libraries, with its lower bounds); the peers get
+    ``LOOP_PACKAGES`` unpinned, so every venv resolves the same (latest) versions."""
+    try:
+        import tomllib
+
+        with open(os.path.join(src_repo, "pyproject.toml"), "rb") as f:
+            extras = tomllib.load(f)["project"].get("optional-dependencies", {})
+        names = re.findall(r"\[(.*)\]", extras["all"][0])[0].split(",")
+        return [req for name in names for req in extras[name.strip()]]
+    except (ImportError, KeyError, IndexError, OSError):
+        return list(LOOP_PACKAGES)
+
+
 def ensure_venv(path: str, requirements: List[str], base_python: str, refresh: bool, logfile: str) -> str:
     """A cached venv with ``requirements``; rebuilt when they change or with ``--refresh``."""
     python = os.path.join(path, "bin", "python")
@@ -291,10 +373,14 @@ def build_venvs(args: argparse.Namespace, clients: List[str]) -> Dict[str, str]:
     os.makedirs(root, exist_ok=True)
     logfile = os.path.join(root, "build.log")
     wanted = {
-        "raven": (os.path.join(root, "raven-6.10.0"), ["raven==6.10.0"]),
-        "sentry-sdk": (os.path.join(root, "sentry-sdk"), ["sentry-sdk"]),
-        # raven-ng runs from the checkout (PYTHONPATH=<src>/src); its venv holds only its dependencies.
-        "raven-ng": (os.path.join(root, "raven-ng-deps"), project_dependencies(args.raven_ng_src)),
+        "raven": (os.path.join(root, "raven-6.10.0"), ["raven==6.10.0"] + LOOP_PACKAGES),
+        "sentry-sdk": (os.path.join(root, "sentry-sdk"), ["sentry-sdk"] + LOOP_PACKAGES),
+        # raven-ng runs from the checkout (PYTHONPATH=<src>/src); its venv holds only its dependencies
+        # and the transports' libraries (the loop families of the transport scenarios).
+        "raven-ng": (
+            os.path.join(root, "raven-ng-deps"),
+            project_dependencies(args.raven_ng_src) + loop_requirements(args.raven_ng_src),
+        ),
     }
     pythons = {}
     for client in clients:
@@ -454,11 +540,13 @@ class RefusedPort:
 class Child:
     """One client_runner process; its ``@@BENCH`` lines arrive on a queue."""
 
-    def __init__(self, python: str, spec: Dict[str, Any], env: Dict[str, str], stderr_path: str) -> None:
+    def __init__(
+        self, python: str, spec: Dict[str, Any], env: Dict[str, str], stderr_path: str, script: str = RUNNER
+    ) -> None:
         self.stderr_path = stderr_path
         with open(stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [python, RUNNER, json.dumps(spec)],
+                [python, script, json.dumps(spec)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -534,19 +622,40 @@ class Child:
             lines = []
         return " | ".join(lines[-3:]) if lines else None
 
+    def first_error(self) -> Optional[str]:
+        """The first exception line (``SomeError: ...``) the child wrote to stderr, else the first line
+        mentioning an error (warnings skipped): why a library does not work in this loop."""
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                lines = [ln.strip() for ln in f if ln.strip()]
+        except OSError:
+            return None
+        for pattern in (r"^[\w.]*(Error|Exception)\b.*:", r"(?i)error"):
+            for line in lines:
+                if re.search(pattern, line) and "Warning" not in line:
+                    return line[:200]
+        return None
+
 
 # -- one run -----------------------------------------------------------------------------------------
 
 
 class Runner:
     def __init__(
-        self, args: argparse.Namespace, pythons: Dict[str, str], sink: Sink, refused: RefusedPort, logdir: str
+        self,
+        args: argparse.Namespace,
+        pythons: Dict[str, str],
+        sink: Sink,
+        refused: RefusedPort,
+        logdir: str,
+        bugsink_bench: Optional[bugsink.BugsinkBench] = None,
     ) -> None:
         self.args = args
         self.pythons = pythons
         self.sink = sink
         self.refused = refused
         self.logdir = logdir
+        self.bugsink = bugsink_bench
         self.counter = 0
         self.sink_cpu0 = 0.0
 
@@ -573,6 +682,7 @@ class Runner:
             "warmup": sc.warmup,
             "deadline": sc.deadline,
             "then_wait": sc.kind == "overhead" and sc.mode == "ok",
+            "loop": sc.loop,
             "options": sc.options.get(client, {}),
         }
         if sc.kind == "floor":
@@ -580,13 +690,18 @@ class Runner:
             python, env = self.args.python, child_env("floor", self.args.raven_ng_src)
         else:
             python, env = self.pythons[client], child_env(client, self.args.raven_ng_src)
+        # A Bugsink run: its own project and DSN (or floor target), and bench/bugsink.py's handlers.
+        owner: Any = self
+        script = RUNNER
+        if sc.server == "bugsink" and self.bugsink is not None:
+            owner, script = self.bugsink, self.bugsink.prepare(tag, spec)
         t0 = time.monotonic()
         sink_cpu0 = self.sink_cpu0 = self.sink.cpu_seconds()
-        child = Child(python, spec, env, os.path.join(self.logdir, tag + ".stderr"))
+        child = Child(python, spec, env, os.path.join(self.logdir, tag + ".stderr"), script)
         deadline = t0 + sc.deadline + 15  # the child's own watchdog fires first
         grace = 10.0
         try:
-            handler = getattr(self, "_" + sc.kind)
+            handler = getattr(owner, "_" + sc.kind)
             handler(sc, child, tag, deadline, record)
         except BaseException:
             grace = 0.5  # interrupted: do not wait for the child's own exit
@@ -598,8 +713,12 @@ class Runner:
             record["sink_cpu_s"] = round(self.sink.cpu_seconds() - sink_cpu0, 3)
         if "ready" in child.seen:
             record["version"] = child.seen["ready"].get("version")
+        first_error = child.first_error()
+        if first_error:
+            record["first_error"] = first_error
         if record["value"] is None and not record.get("error"):
-            record["error"] = child.error() or f"no result (exit code {code})"
+            reported = child.error() if "error" in child.seen else None
+            record["error"] = reported or first_error or child.error() or f"no result (exit code {code})"
         return record
 
     def _result(self, child: Child, deadline: float, record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -929,9 +1048,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     sink: Optional[Sink] = None
     refused = RefusedPort()
     runs: Dict[str, List[Dict[str, Any]]] = {sc.name: [] for sc in chosen}
+    bugsink_bench = bugsink.BugsinkBench(args.stall, log)
     try:
         sink = Sink(args.python)
-        runner = Runner(args, pythons, sink, refused, logdir)
+        if any(sc.server == "bugsink" for sc, _, _ in plan):  # started only when needed
+            started_bugsink = bugsink_bench.start()
+            results["bugsink"] = {"version": bugsink_bench.version, "started": started_bugsink}
+            if not started_bugsink:
+                plan = [p for p in plan if p[0].server != "bugsink"]
+        runner = Runner(args, pythons, sink, refused, logdir, bugsink_bench)
         for i, (sc, rep, client) in enumerate(plan, 1):
             if sink.proc.poll() is not None:
                 raise RuntimeError(f"the sink exited (code {sink.proc.returncode})")
@@ -955,6 +1080,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         if sink is not None:
             sink.stop()
+        bugsink_bench.stop()
         refused.close()
         stop_all()
         if not args.keep_logs:

@@ -6,22 +6,16 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
+from pipeline import Clients, normalizer_errors
 
 from raven import Client
 from raven.transport.http import HTTPTransport
 from raven.transport.threaded import ThreadedHTTPTransport
 
-HOOKS_OFF: dict[str, Any] = {"install_sys_hook": False, "install_logging_hook": False, "hook_libraries": ()}
-
 TRANSPORTS = [HTTPTransport, ThreadedHTTPTransport]
-
-
-def normalizer_errors(event: dict[str, Any]) -> Any:
-    processing = pytest.importorskip("sentry_relay.processing")
-    return processing.StoreNormalizer().normalize_event(event).get("errors")
 
 
 def only_event(server: Any, client: Client) -> dict[str, Any]:
@@ -33,17 +27,10 @@ def only_event(server: Any, client: Client) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_client() -> Any:
-    clients: list[Client] = []
-
-    def make(dsn: str, **options: Any) -> Client:
-        client = Client(dsn, **{**HOOKS_OFF, **options})
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close(timeout=5)
+def make_client() -> Iterator[Clients]:
+    clients = Clients()
+    yield clients
+    clients.close_all()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.__name__)

@@ -7,14 +7,18 @@ import time
 from typing import Any, Callable, Optional
 
 import pytest
-from pipeline import Pipeline
+from pipeline import (
+    Pipeline,
+    check_dropped_reused_connection_is_resent_once,
+    check_keep_alive_one_connection,
+    check_stale_keep_alive_is_replaced,
+    transport_for,
+)
 from servers import Answer, LoopbackServer, RecordedRequest, SilentServer, TunnelProxy, make_item
 
-from raven._delivery.dsn import Dsn
 from raven._delivery.model import Failure, FailureKind, Reply
 from raven.exceptions import APIError, InvalidDsn, RateLimited
 from raven.transport.http import HTTPTransport, TransportNetworkError
-from raven.transport.registry import make_transport
 from raven.version import CLIENT_NAME
 
 Build = Callable[..., Pipeline]
@@ -52,36 +56,15 @@ def test_dsn_path_prefix_is_kept(http_server: LoopbackServer, pipeline: Build) -
 
 def test_keep_alive_one_connection(http_server: LoopbackServer, pipeline: Build) -> None:
     p = sync(pipeline, http_server.dsn())
-    for i in range(20):
-        p.submit(f"event {i}")
-    requests = http_server.wait_for_requests(20)
-    assert http_server.connections == 1
-    assert {r.connection_id for r in requests} == {1}
-    assert p.sent == 20
+    check_keep_alive_one_connection(http_server, p)
 
 
 def test_stale_keep_alive_connection_is_replaced(http_server: LoopbackServer, pipeline: Build) -> None:
-    # The server closes the connection after the first reply, silently (as after an idle timeout).
-    http_server.script(Answer(close_after=True))
-    p = sync(pipeline, http_server.dsn())
-    p.submit("one")
-    http_server.wait_for_requests(1)
-    p.submit("two")
-    requests = http_server.wait_for_requests(2)
-    assert p.sent == 2 and p.lost("network_error:error") == 0
-    assert requests[1].connection_id == 2
+    check_stale_keep_alive_is_replaced(http_server, sync(pipeline, http_server.dsn()))
 
 
 def test_dropped_reused_connection_is_resent_once(http_server: LoopbackServer, pipeline: Build) -> None:
-    # The server drops the connection on receiving the second request, without a byte of reply:
-    # on a reused connection that is a stale keep-alive race; the request is sent again, once.
-    http_server.script(Answer(), Answer(action="drop"))
-    p = sync(pipeline, http_server.dsn())
-    p.submit("one")
-    p.submit("two")
-    requests = http_server.wait_for_requests(3)
-    assert p.sent == 2
-    assert [r.connection_id for r in requests] == [1, 1, 2]
+    requests = check_dropped_reused_connection_is_resent_once(http_server, sync(pipeline, http_server.dsn()))
     assert requests[1].envelope[0]["event_id"] == requests[2].envelope[0]["event_id"]
 
 
@@ -100,7 +83,7 @@ def test_fresh_connection_dropped_is_not_resent(http_server: LoopbackServer, pip
 
 
 def test_tls_default_verification_rejects_unknown_ca(https_server: LoopbackServer) -> None:
-    transport = make_transport(HTTPTransport, Dsn.parse(https_server.dsn()))
+    transport = transport_for(HTTPTransport, https_server.dsn())
     with pytest.raises(TransportNetworkError) as caught:
         transport.send(https_server.url + "/api/1/envelope/", b"{}", {})
     assert caught.value.failure.kind is FailureKind.TLS
@@ -146,7 +129,7 @@ def test_invalid_ca_bundle_is_invalid_dsn(tmp_path: Any, http_server: LoopbackSe
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate")
     with pytest.raises(InvalidDsn, match="ca_certs"):
-        make_transport(HTTPTransport, Dsn.parse(http_server.dsn(query=f"ca_certs={bad}")))
+        transport_for(HTTPTransport, http_server.dsn(query=f"ca_certs={bad}"))
 
 
 # -- timeouts and network failures
@@ -163,7 +146,7 @@ def test_timeout_against_silent_server(silent_server: SilentServer, pipeline: Bu
 
 
 def test_timeout_failure_kind(silent_server: SilentServer) -> None:
-    transport = make_transport(HTTPTransport, Dsn.parse(silent_server.dsn(query="timeout=0.3")))
+    transport = transport_for(HTTPTransport, silent_server.dsn(query="timeout=0.3"))
     with pytest.raises(TransportNetworkError) as caught:
         transport.send(silent_server.url + "/api/1/envelope/", b"{}", {})
     assert caught.value.failure.kind is FailureKind.TIMEOUT
@@ -348,11 +331,11 @@ def test_raise_send_errors(http_server: LoopbackServer, pipeline: Build) -> None
 )
 def test_bad_options_are_invalid_dsn(http_server: LoopbackServer, query: str, option: str) -> None:
     with pytest.raises(InvalidDsn, match=option):
-        make_transport(HTTPTransport, Dsn.parse(http_server.dsn(query=query)))
+        transport_for(HTTPTransport, http_server.dsn(query=query))
 
 
 def test_options_from_querystring(http_server: LoopbackServer) -> None:
-    transport = make_transport(HTTPTransport, Dsn.parse(http_server.dsn(query="timeout=2.5&verify_ssl=no")))
+    transport = transport_for(HTTPTransport, http_server.dsn(query="timeout=2.5&verify_ssl=no"))
     assert transport.options.timeout == 2.5 and transport.options.verify_ssl is False
 
 

@@ -12,18 +12,25 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
-from pipeline import Pipeline
+from pipeline import (
+    HOOKS_OFF,
+    Clients,
+    Pipeline,
+    check_dropped_reused_connection_is_resent_once,
+    check_keep_alive_one_connection,
+    check_stale_keep_alive_is_replaced,
+    normalizer_errors,
+    transport_for,
+)
 from servers import Answer, LoopbackServer, SilentServer
 
 from raven import Client
-from raven._delivery.dsn import Dsn
 from raven._delivery.model import FailureKind
 from raven.exceptions import APIError, InvalidDsn, RateLimited
 from raven.transport.http import TransportNetworkError
-from raven.transport.registry import make_transport
 from raven.transport.requests import RequestsHTTPTransport
 from raven.transport.threaded_requests import ThreadedRequestsHTTPTransport
 from raven.version import CLIENT_NAME
@@ -31,14 +38,8 @@ from raven.version import CLIENT_NAME
 pytest.importorskip("requests")
 
 Build = Callable[..., Pipeline]
-HOOKS_OFF: dict[str, Any] = {"install_sys_hook": False, "install_logging_hook": False, "hook_libraries": ()}
 TRANSPORTS = [RequestsHTTPTransport, ThreadedRequestsHTTPTransport]
 by_name = pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.__name__)
-
-
-def normalizer_errors(event: dict[str, Any]) -> Any:
-    processing = pytest.importorskip("sentry_relay.processing")
-    return processing.StoreNormalizer().normalize_event(event).get("errors")
 
 
 def settle(p: Pipeline) -> None:
@@ -51,17 +52,10 @@ def event_requests(server: LoopbackServer) -> list[Any]:
 
 
 @pytest.fixture
-def make_client() -> Any:
-    clients: list[Client] = []
-
-    def make(dsn: str, **options: Any) -> Client:
-        client = Client(dsn, **{**HOOKS_OFF, **options})
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close(timeout=5)
+def make_client() -> Iterator[Clients]:
+    clients = Clients()
+    yield clients
+    clients.close_all()
 
 
 # -- delivery through the Client
@@ -113,12 +107,7 @@ def test_selected_by_dsn_scheme(http_server: LoopbackServer, make_client: Any, t
 
 def test_sync_keep_alive_one_connection(http_server: LoopbackServer, pipeline: Build) -> None:
     p = pipeline(http_server.dsn(), RequestsHTTPTransport)
-    for i in range(20):
-        p.submit(f"event {i}")
-    requests = http_server.wait_for_requests(20)
-    assert http_server.connections == 1
-    assert {r.connection_id for r in requests} == {1}
-    assert p.sent == 20
+    check_keep_alive_one_connection(http_server, p)
 
 
 def test_threaded_keep_alive(http_server: LoopbackServer, pipeline: Build) -> None:
@@ -132,24 +121,13 @@ def test_threaded_keep_alive(http_server: LoopbackServer, pipeline: Build) -> No
 
 
 def test_stale_keep_alive_connection_is_replaced(http_server: LoopbackServer, pipeline: Build) -> None:
-    http_server.script(Answer(close_after=True))
-    p = pipeline(http_server.dsn(), RequestsHTTPTransport)
-    p.submit("one")
-    http_server.wait_for_requests(1)
-    p.submit("two")
-    requests = http_server.wait_for_requests(2)
-    assert p.sent == 2 and p.lost("network_error:error") == 0
-    assert requests[1].connection_id == 2
+    check_stale_keep_alive_is_replaced(http_server, pipeline(http_server.dsn(), RequestsHTTPTransport))
 
 
 def test_dropped_reused_connection_is_resent_once(http_server: LoopbackServer, pipeline: Build) -> None:
-    http_server.script(Answer(), Answer(action="drop"))
-    p = pipeline(http_server.dsn(), RequestsHTTPTransport)
-    p.submit("one")
-    p.submit("two")
-    requests = http_server.wait_for_requests(3)
-    assert p.sent == 2
-    assert [r.connection_id for r in requests] == [1, 1, 2]
+    check_dropped_reused_connection_is_resent_once(
+        http_server, pipeline(http_server.dsn(), RequestsHTTPTransport)
+    )
 
 
 @pytest.mark.parametrize("action", ["reset", "drop"])
@@ -216,7 +194,7 @@ def test_tls_wrong_hostname_rejected(
 
 
 def test_tls_failure_kind(https_server: LoopbackServer) -> None:
-    transport = make_transport(RequestsHTTPTransport, Dsn.parse(https_server.dsn()))
+    transport = transport_for(RequestsHTTPTransport, https_server.dsn())
     with pytest.raises(TransportNetworkError) as caught:
         transport.send(https_server.url + "/api/1/envelope/", b"{}", {})
     assert caught.value.failure.kind is FailureKind.TLS
@@ -324,13 +302,13 @@ def test_bad_option_is_invalid_dsn(
     http_server: LoopbackServer, transport: type, query: str, option: str
 ) -> None:
     with pytest.raises(InvalidDsn, match=option):
-        make_transport(transport, Dsn.parse(http_server.dsn(query=query)))
+        transport_for(transport, http_server.dsn(query=query))
 
 
 def test_queue_options_only_for_threaded(http_server: LoopbackServer) -> None:
     with pytest.raises(InvalidDsn, match="queue_size"):
-        make_transport(RequestsHTTPTransport, Dsn.parse(http_server.dsn(query="queue_size=5")))
-    threaded = make_transport(ThreadedRequestsHTTPTransport, Dsn.parse(http_server.dsn(query="queue_size=5")))
+        transport_for(RequestsHTTPTransport, http_server.dsn(query="queue_size=5"))
+    threaded = transport_for(ThreadedRequestsHTTPTransport, http_server.dsn(query="queue_size=5"))
     assert threaded.options.queue_size == 5
 
 

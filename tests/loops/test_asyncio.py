@@ -17,31 +17,23 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from family import LoopFamily  # noqa: E402
 from harness import run_child  # noqa: E402
+from pipeline import check_envelope_post, normalizer_errors  # noqa: E402
 from servers import Answer  # noqa: E402
 
 
 @dataclass(frozen=True)
-class Family:
-    child: str
-    scheme: str
+class Family(LoopFamily):
     extra: str
     timeout_option: str = "timeout"
     keeps_alive: bool = True
-
-    def dsn(self, server: Any, query: str = "") -> str:
-        return str(server.dsn(scheme=f"{self.scheme}+{server.scheme}", query=query))
 
 
 @pytest.fixture
 def family() -> Family:
     pytest.importorskip("aiohttp")
     return Family("asyncio_child.py", "asyncio", "asyncio")
-
-
-def normalizer_errors(event: dict[str, Any]) -> Any:
-    processing = pytest.importorskip("sentry_relay.processing")
-    return processing.StoreNormalizer().normalize_event(event).get("errors")
 
 
 def test_delivers_message_and_exception_in_a_running_loop(family: Family, http_server: Any) -> None:
@@ -54,12 +46,7 @@ def test_delivers_message_and_exception_in_a_running_loop(family: Family, http_s
     requests = http_server.wait_for_requests(2)
     events = []
     for request in requests:
-        assert request.method == "POST" and request.is_envelope
-        assert request.path == "/api/1/envelope/"
-        assert request.headers["content-type"] == "application/x-sentry-envelope"
-        assert request.headers["content-encoding"] == "gzip"
-        assert request.auth["sentry_key"] == "public"
-        assert request.headers["user-agent"].startswith("raven-ng/")
+        check_envelope_post(request)
         header, _ = request.envelope
         assert header["event_id"] in result["ids"]
         events.extend(request.events())

@@ -60,6 +60,21 @@ def test_connect_timeout_against_a_silent_server(family: Family, silent_server: 
     assert result["ticks"] >= 10
 
 
+@pytest.mark.parametrize("query", ["", "ca_certs"])
+def test_sends_with_the_client_implementation_the_application_configured(
+    family: Family, http_server: Any, https_server: Any, ca_pem: str, query: str
+) -> None:
+    # An implementation that is not the simple client (as the curl one): no ssl_options for it.
+    server = https_server if query else http_server
+    dsn = family.dsn(server, f"ca_certs={ca_pem}" if query else "")
+    result = run_child(CHILD, "configured_client", dsn=dsn)
+
+    assert result["flushed"] is True
+    assert result["fetched"] == 1
+    assert result["stats"] == {"sent": 1, "lost": {}}
+    assert len(server.wait_for_requests(1)) == 1
+
+
 @pytest.mark.parametrize("query", ["connect_timeout=soon", "validate_cert=maybe", "request_timeout=-1"])
 def test_bad_tornado_option_value_is_invalid_dsn_naming_it(
     family: Family, http_server: Any, query: str

@@ -35,10 +35,12 @@ from typing import Any, Callable, Optional, Protocol, TypeVar
 from raven._delivery.core import DeliveryCore
 from raven._delivery.dsn import TransportOptions
 from raven._delivery.model import EventItem, Failure, FailureKind, Outcome, Request
+from raven._runtime.connection import classify
+from raven._runtime.dispatch import Dispatcher
 from raven._runtime.logs import errors
 from raven._runtime.pump import Pump
 
-__all__ = ("LoopDispatcher", "Poster", "off_loop", "running_loop")
+__all__ = ("LoopDispatcher", "LoopTransport", "Poster", "classify_by_table", "off_loop", "running_loop")
 
 T = TypeVar("T")
 
@@ -68,6 +70,19 @@ def _uncancel() -> None:
     uncancel = getattr(task, "uncancel", None)
     if uncancel is not None:
         uncancel()
+
+
+FailureTable = tuple[tuple[type[BaseException], FailureKind], ...]
+
+
+def classify_by_table(exc: BaseException, table: FailureTable) -> Failure:
+    """``exc`` as a Failure: the kind of the first entry of the HTTP library's ``table`` it is an
+    instance of, else the stdlib classification (socket and TLS errors)."""
+    for exc_type, kind in table:
+        if isinstance(exc, exc_type):
+            detail = str(exc) or type(exc).__name__
+            return Failure(kind, f"{type(exc).__name__}: {detail}")
+    return classify(exc, "exchange")
 
 
 async def off_loop(func: Callable[..., T], *args: Any) -> T:
@@ -120,12 +135,28 @@ class _Binding:
                 except AttributeError:
                     pass
             if self.pump.offer(item):
-                started = [False]
-                task = self.loop.create_task(self._send(started))
-                self.tasks.add(task)
-                task.add_done_callback(lambda done: self._send_done(done, started))
+                self._start_task()
         except Exception:
             errors.error("aio:offer", "Sentry: queuing an event failed", exc_info=True)
+
+    def kick(self) -> None:
+        """A flush: the pump may want a send task for the pending client report alone."""
+        try:
+            if not self.finished and self.pump.kick():
+                self._start_task()
+        except Exception:
+            errors.error("aio:kick", "Sentry: sending the client report failed", exc_info=True)
+
+    async def flushed(self, timeout: float) -> bool:
+        """A flush on the loop: True once everything, the pending client report included, is settled."""
+        self.kick()
+        return await self.wait_idle(timeout)
+
+    def _start_task(self) -> None:
+        started = [False]
+        task = self.loop.create_task(self._send(started))
+        self.tasks.add(task)
+        task.add_done_callback(lambda done: self._send_done(done, started))
 
     async def _send(self, started: list[bool]) -> None:
         started[0] = True
@@ -268,6 +299,7 @@ class _Binding:
             done.set()
 
         try:
+            self.loop.call_soon_threadsafe(self.kick)
             self.loop.call_soon_threadsafe(self.pump.when_idle, idle)
         except RuntimeError:  # closed meanwhile
             return False
@@ -420,7 +452,7 @@ class LoopDispatcher:
             if binding.loop.is_running():
                 return binding.flush_blocking(limit)
             if running is None:  # a stopped loop: run it here until the events are out
-                return bool(binding.loop.run_until_complete(binding.wait_idle(limit)))
+                return bool(binding.loop.run_until_complete(binding.flushed(limit)))
             return binding.pump.unsettled == 0
         except Exception:
             errors.error("aio:flush", "Sentry: flush failed", exc_info=True)
@@ -434,9 +466,9 @@ class LoopDispatcher:
                 return True
             limit = self._timeout(timeout)
             if running_loop() is binding.loop:
-                return await binding.wait_idle(limit)
+                return await binding.flushed(limit)
             if binding.loop.is_running():
-                future: Any = asyncio.run_coroutine_threadsafe(binding.wait_idle(limit), binding.loop)
+                future: Any = asyncio.run_coroutine_threadsafe(binding.flushed(limit), binding.loop)
                 return bool(await asyncio.wrap_future(future))
             return binding.pump.unsettled == 0
         except Exception:
@@ -522,6 +554,42 @@ class LoopDispatcher:
                 # exit: the exit hook delivers first.
                 weakref.finalize(self, binding.release).atexit = False
             return binding
+
+
+class LoopTransport:
+    """The loop side of a transport on :class:`LoopDispatcher` (asyncio, tornado): the dispatcher
+    per client and the awaitable ``aflush`` / ``aclose``. The transport supplies ``options``,
+    ``loop_name`` (the private loop thread's name) and ``_new_poster``."""
+
+    options: TransportOptions
+    loop_name = "loop"
+
+    def _new_poster(self) -> Poster:
+        raise NotImplementedError
+
+    @property
+    def _loop_dispatchers(self) -> weakref.WeakSet[LoopDispatcher]:
+        dispatchers: Optional[weakref.WeakSet[LoopDispatcher]] = self.__dict__.get("_loop_dispatcher_set")
+        if dispatchers is None:
+            dispatchers = self.__dict__["_loop_dispatcher_set"] = weakref.WeakSet()
+        return dispatchers
+
+    def open_dispatcher(self, core: DeliveryCore) -> Dispatcher:
+        """Bounded by ``max_connections`` concurrent sends (also the HTTP client's connection limit)."""
+        limit = self.options.max_connections
+        dispatcher = LoopDispatcher(core, self.options, self._new_poster, limit, self.loop_name)
+        self._loop_dispatchers.add(dispatcher)
+        return dispatcher
+
+    async def aflush(self, timeout: Optional[float] = None) -> bool:
+        """Await until every event captured through this transport is settled; False on timeout."""
+        results = [await d.flush_async(timeout) for d in list(self._loop_dispatchers)]
+        return all(results)
+
+    async def aclose(self, timeout: Optional[float] = None) -> None:
+        """Deliver for at most ``timeout``, then close the HTTP client (the awaitable ``close``)."""
+        for dispatcher in list(self._loop_dispatchers):
+            await dispatcher.close_async(timeout)
 
 
 # -- one atexit hook for every loop with work pending

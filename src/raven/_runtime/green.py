@@ -158,6 +158,7 @@ class GreenDispatcher:
         try:
             limit = self.options.shutdown_timeout if timeout is None else max(0.0, float(timeout))
             if self._library.in_hub_thread():
+                self._kick()
                 if self.pump.unsettled == 0:
                     return True
                 event = self._library.new_event()
@@ -169,7 +170,7 @@ class GreenDispatcher:
             # A foreign OS thread: the hub's thread releases a real lock once idle.
             done = self._library.real_lock()
             done.acquire()
-            self._library.call_threadsafe(self.pump.when_idle, done.release)
+            self._library.call_threadsafe(self._kick_then, done.release)
             return bool(done.acquire(True, limit))
         except Exception:
             errors.error("green:flush", "Sentry: flush failed", exc_info=True)
@@ -204,6 +205,18 @@ class GreenDispatcher:
                 self._library.spawn(self._send)
         except Exception:
             errors.error("green:offer", "Sentry: queueing an event failed", exc_info=True)
+
+    def _kick(self) -> None:
+        """A flush: the pump may want a send task for the pending client report alone."""
+        if self.pump.kick():
+            self._library.spawn(self._send)
+
+    def _kick_then(self, idle: Callable[[], None]) -> None:
+        """A flush from a foreign thread, on the hub: kick, then ``idle()`` once all is settled."""
+        try:
+            self._kick()
+        finally:
+            self.pump.when_idle(idle)
 
     def _send(self) -> None:
         """One send task: POST requests from the pump until it has none left."""

@@ -4,7 +4,8 @@ gevent, eventlet, tornado, twisted and asyncio each start send tasks in their ow
 rules are the same and live here once: a queue bounded by count and bytes (overflow drops the
 new event, counted ``queue_overflow``), at most ``limit`` sends in flight, the rate-limit check
 again when an event leaves the queue, one retry to ``/store/`` when the core says so, the pending
-client report when the queue runs dry, and a count of unsettled events for ``flush``.
+client report when the queue runs dry (or, with nothing to send, when ``flush`` asks: :meth:`Pump.kick`),
+and a count of unsettled events for ``flush``.
 
 A :class:`Pump` does no I/O and starts nothing. It is not thread-safe: call it from the loop's
 thread only (adapters hop onto the loop first when a capture comes from another thread). An
@@ -38,10 +39,11 @@ class Pump:
         self._queue: deque[EventItem] = deque()
         self._queued_bytes = 0
         self._in_flight = 0  # send tasks running
-        self._unsettled = 0  # events offered and not yet sent or counted lost
+        self._unsettled = 0  # events offered and reports started, not yet sent or counted lost
         self._last_failed = False
         self._closed = False
         self._on_idle: list[Callable[[], None]] = []
+        self._kicked: Optional[Request] = None  # a report flush asked for, until its task takes it
 
     @property
     def unsettled(self) -> int:
@@ -81,22 +83,45 @@ class Pump:
             return True
         return False
 
+    def kick(self) -> bool:
+        """``flush`` asks: with no send task running, send the pending client report on its own
+        (after drops that no later event carries, e.g. during a rate limit). True when the adapter
+        should start a send task for it."""
+        if self._in_flight or self._closed or self._last_failed:
+            return False
+        report = self.core.report_request(time.monotonic(), time.time())
+        if report is None:
+            return False
+        self._kicked = report
+        self._in_flight += 1
+        self._unsettled += 1
+        return True
+
     def take(self) -> Optional[Request]:
         """The next request for a send task; None means the task ends (it is no longer counted)."""
+        request = self._next()
+        self._notify_idle()  # only now: a report started by this call still counts as unsettled
+        return request
+
+    def _next(self) -> Optional[Request]:
         core = self.core
+        if self._kicked is not None:
+            request, self._kicked = self._kicked, None
+            return request
         while self._queue:
             item = self._queue.popleft()
             self._queued_bytes -= len(item.payload)
             if core.admit(item, time.monotonic()):  # a limit may have started while it waited
                 return core.build_request(item, time.monotonic(), time.time())
-            self._settle_one()
+            self._unsettled -= 1
         self._in_flight -= 1
         if self._in_flight == 0 and not self._last_failed and not self._closed:
             report = core.report_request(time.monotonic(), time.time())
             if report is not None:
+                # Counted like an event, so that a flush returns once the report is out too.
                 self._in_flight += 1
+                self._unsettled += 1
                 return report
-        self._notify_idle()
         return None
 
     def finish(self, request: Request, outcome: Outcome) -> Optional[Request]:
@@ -107,8 +132,7 @@ class Pump:
         log_decision(decision)
         if isinstance(decision, RetryAsStore) and request.item is not None:
             return core.build_request(request.item, time.monotonic(), time.time())
-        if request.item is not None:
-            self._settle_one()
+        self._unsettled -= 1  # the event or the report: take() tells the idle waiters
         return self.take()
 
     def close(self) -> None:
@@ -139,8 +163,7 @@ class Pump:
                 request, Failure(FailureKind.OTHER, "send cancelled"), time.monotonic(), time.time()
             )
         )
-        if request.item is not None:
-            self._settle_one()
+        self._unsettled -= 1
         self._in_flight -= 1
         self._notify_idle()
 

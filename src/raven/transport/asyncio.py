@@ -22,16 +22,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import urllib.request
-import weakref
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from raven._delivery.core import DeliveryCore
 from raven._delivery.dsn import QUEUE_OPTIONS, TransportOptions
 from raven._delivery.model import Failure, FailureKind, Outcome, Reply, Request
-from raven._runtime.aio import LoopDispatcher, Poster, off_loop
-from raven._runtime.connection import MAX_REPLY_BODY, classify, tls_context
-from raven._runtime.dispatch import Dispatcher
+from raven._runtime.aio import LoopTransport, Poster, classify_by_table, off_loop
+from raven._runtime.connection import MAX_REPLY_BODY, tls_context
 from raven.transport._extras import require
 from raven.transport.base import AsyncTransport
 from raven.transport.http import HTTPTransport
@@ -131,11 +128,7 @@ class _AiohttpPoster:
         return self._proxies[origin]
 
     def _classify(self, exc: BaseException) -> Failure:
-        for exc_type, kind in self._table:
-            if isinstance(exc, exc_type):
-                detail = str(exc) or type(exc).__name__
-                return Failure(kind, f"{type(exc).__name__}: {detail}")
-        return classify(exc, "exchange")
+        return classify_by_table(exc, self._table)
 
     async def aclose(self) -> None:
         session, self.session = self.session, None
@@ -171,34 +164,16 @@ def _headers(raw: Any) -> dict[str, str]:
     return headers
 
 
-class AsyncioHTTPTransport(AsyncTransport, HTTPTransport):
+class AsyncioHTTPTransport(LoopTransport, AsyncTransport, HTTPTransport):
     """Sends with aiohttp on an asyncio loop; ``Client.capture*`` never waits on the network."""
 
     scheme = ["asyncio+http", "asyncio+https"]
     accepted_options: frozenset[str] = QUEUE_OPTIONS
+    loop_name = "asyncio"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._aiohttp = require("aiohttp", "asyncio")
         super().__init__(*args, **kwargs)
-        self._dispatchers: weakref.WeakSet[LoopDispatcher] = weakref.WeakSet()
 
     def _new_poster(self) -> Poster:
         return _AiohttpPoster(self._aiohttp, self.options, self.options.max_connections)
-
-    def open_dispatcher(self, core: DeliveryCore) -> Dispatcher:
-        """Bounded by ``max_connections`` concurrent sends (the connector's connection limit)."""
-        dispatcher = LoopDispatcher(
-            core, self.options, self._new_poster, self.options.max_connections, "asyncio"
-        )
-        self._dispatchers.add(dispatcher)
-        return dispatcher
-
-    async def aflush(self, timeout: Optional[float] = None) -> bool:
-        """Await until every event captured through this transport is settled; False on timeout."""
-        results = [await d.flush_async(timeout) for d in list(self._dispatchers)]
-        return all(results)
-
-    async def aclose(self, timeout: Optional[float] = None) -> None:
-        """Deliver for at most ``timeout``, then close the HTTP sessions (awaitable ``close``)."""
-        for dispatcher in list(self._dispatchers):
-            await dispatcher.close_async(timeout)

@@ -8,6 +8,7 @@ the URL, the encoded body and the headers, and reads its result or exception (``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
@@ -25,17 +26,38 @@ class Transport:
         raise NotImplementedError
 
 
+#: raven 6.10's callbacks: ``success_cb()`` after a delivery, ``failure_cb(exc)`` after a failure.
+OnSuccess = Callable[[], Any]
+OnFailure = Callable[[BaseException], Any]
+
+
 class AsyncTransport(Transport):
-    """A non-blocking transport: ``async_send`` calls ``success_cb()`` or ``error_cb(exc)`` later."""
+    """A non-blocking transport: ``async_send`` calls ``success_cb()`` or ``error_cb(exc)`` later.
+
+    A transport written for raven 6.10 overrides ``async_send``. The built-in ones only say where
+    the blocking :meth:`send_sync` runs (``_start``: a worker thread, a greenlet ...).
+    """
 
     is_async = True
 
     def async_send(
-        self,
-        url: str,
-        data: bytes,
-        headers: Mapping[str, str],
-        success_cb: Callable[[], Any],
-        error_cb: Callable[[BaseException], Any],
+        self, url: str, data: bytes, headers: Mapping[str, str], success_cb: OnSuccess, error_cb: OnFailure
     ) -> None:
+        self._start(
+            functools.partial(self.send_sync, url, data, headers, success_cb, error_cb), len(data), error_cb
+        )
+
+    def send_sync(
+        self, url: str, data: bytes, headers: Mapping[str, str], success_cb: OnSuccess, failure_cb: OnFailure
+    ) -> None:
+        """raven 6.10's blocking half of ``async_send``: :meth:`send`, then one of the callbacks."""
+        try:
+            self.send(url, data, headers)
+        except Exception as exc:
+            failure_cb(exc)
+        else:
+            success_cb()
+
+    def _start(self, job: Callable[[], None], size: int, failure_cb: OnFailure) -> None:
+        """Run ``job`` (``size`` bytes) in the background; ``failure_cb(exc)`` if it cannot start."""
         raise NotImplementedError

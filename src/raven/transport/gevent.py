@@ -15,7 +15,6 @@ DSN options: those of :class:`~raven.transport.http.HTTPTransport` plus ``queue_
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
 from typing import Any, Callable
 
 from raven._delivery.core import DeliveryCore
@@ -24,7 +23,7 @@ from raven._runtime.connection import Connection
 from raven._runtime.dispatch import Dispatcher
 from raven._runtime.green import GreenDispatcher, GreenEvent, green_connection_class
 from raven.transport._extras import require
-from raven.transport.base import AsyncTransport
+from raven.transport.base import AsyncTransport, OnFailure
 from raven.transport.http import _UNSET, HTTPTransport
 
 __all__ = ("GeventedHTTPTransport",)
@@ -88,27 +87,10 @@ class GeventedHTTPTransport(AsyncTransport, HTTPTransport):
             core, self.options, self._library, self.new_connection, self.options.maximum_outstanding_requests
         )
 
-    # -- raven 6.10's API, for code that calls it directly
-
-    def async_send(
-        self,
-        url: str,
-        data: bytes,
-        headers: Mapping[str, str],
-        success_cb: Callable[[], Any],
-        failure_cb: Callable[[BaseException], Any],
-    ) -> None:
-        """POST in a new greenlet; it calls ``success_cb()`` or ``failure_cb(exc)``."""
-
-        def run() -> None:
-            try:
-                self.send(url, data, headers)
-            except Exception as exc:
-                failure_cb(exc)
-            else:
-                success_cb()
-
+    def _start(self, job: Callable[[], None], size: int, failure_cb: OnFailure) -> None:
+        """``async_send`` (raven 6.10's API, for code that calls it directly): ``send_sync`` in a
+        new greenlet of the transport's hub."""
         if self._library.in_hub_thread():
-            self._library.spawn(run)
+            self._library.spawn(job)
         else:
-            self._library.call_threadsafe(self._library.spawn, run)
+            self._library.call_threadsafe(self._library.spawn, job)

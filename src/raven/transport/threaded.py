@@ -9,7 +9,6 @@ thread policy). DSN options: those of :class:`~raven.transport.http.HTTPTranspor
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from raven._delivery.core import DeliveryCore
@@ -17,7 +16,7 @@ from raven._delivery.dsn import QUEUE_OPTIONS, TransportOptions
 from raven._delivery.model import Failure, FailureKind
 from raven._runtime.dispatch import Dispatcher
 from raven._runtime.worker import Poster, Worker
-from raven.transport.base import AsyncTransport
+from raven.transport.base import AsyncTransport, OnFailure
 from raven.transport.http import HTTPTransport, TransportNetworkError
 
 __all__ = ("AsyncWorker", "ThreadedHTTPTransport")
@@ -55,34 +54,9 @@ class ThreadedHTTPTransport(AsyncTransport, HTTPTransport):
                 worker = self._compat_worker = AsyncWorker(self.options.shutdown_timeout, self.options)
             return worker
 
-    def send_sync(
-        self,
-        url: str,
-        data: bytes,
-        headers: Mapping[str, str],
-        success_cb: Callable[[], Any],
-        failure_cb: Callable[[BaseException], Any],
-    ) -> None:
-        try:
-            HTTPTransport.send(self, url, data, headers)
-        except Exception as exc:
-            failure_cb(exc)
-        else:
-            success_cb()
-
-    def async_send(
-        self,
-        url: str,
-        data: bytes,
-        headers: Mapping[str, str],
-        success_cb: Callable[[], Any],
-        failure_cb: Callable[[BaseException], Any],
-    ) -> None:
-        """Queue a POST; a background thread calls ``success_cb()`` or ``failure_cb(exc)``."""
-        queued = self.get_worker().queue(
-            self.send_sync, url, data, headers, success_cb, failure_cb, size=len(data)
-        )
-        if not queued:
+    def _start(self, job: Callable[[], None], size: int, failure_cb: OnFailure) -> None:
+        """``async_send``: queue ``send_sync`` for a background thread of :meth:`get_worker`."""
+        if not self.get_worker().queue(job, size=size):
             failure_cb(TransportNetworkError(_QUEUE_FULL))
 
 

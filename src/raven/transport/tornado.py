@@ -8,10 +8,13 @@ a blocking ``HTTPClient`` when no IOLoop was initialised). In a coroutine, flush
 
 HTTP client: our own ``AsyncHTTPClient(force_instance=True, max_clients=max_connections)``, so
 closing it never closes the application's shared client. It is whatever implementation the
-application configured: Tornado's default ``SimpleAsyncHTTPClient`` opens one connection per
-request (it has no keep-alive); with ``AsyncHTTPClient.configure(
-"tornado.curl_httpclient.CurlAsyncHTTPClient")`` (needs pycurl) connections are reused. We do not
-require pycurl.
+application configured with ``AsyncHTTPClient.configure(...)`` (we never force one).
+
+Keep-alive: Tornado's default ``SimpleAsyncHTTPClient`` opens one connection per request (it has
+no keep-alive); for reused connections configure the curl client before the first capture,
+``AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")`` (needs pycurl, which
+we do not require). The curl client verifies TLS with ``validate_cert`` / ``ca_certs`` (from the
+DSN's ``verify_ssl`` / ``ca_certs``); the simple one gets our ``ssl.SSLContext``.
 
 DSN options: those of the asyncio transport (``timeout``, ``verify_ssl``, ``ca_certs``,
 ``protocol``, ``shutdown_timeout``, ``queue_size``, ``queue_bytes``, ``max_connections``) and
@@ -23,15 +26,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-import weakref
 from typing import Any, Optional
 
-from raven._delivery.core import DeliveryCore
 from raven._delivery.dsn import QUEUE_OPTIONS, TransportOptions
 from raven._delivery.model import Failure, FailureKind, Outcome, Reply, Request
-from raven._runtime.aio import LoopDispatcher, Poster, off_loop
+from raven._runtime.aio import LoopTransport, Poster, classify_by_table, off_loop
 from raven._runtime.connection import MAX_REPLY_BODY, classify, tls_context
-from raven._runtime.dispatch import Dispatcher
 from raven.exceptions import InvalidDsn
 from raven.transport._extras import require
 from raven.transport.base import AsyncTransport
@@ -67,18 +67,19 @@ class _TornadoPoster:
         self.connect_timeout = connect_timeout
         self.ca_certs = options.ca_bundle() if options.verify_ssl else None
         # The simple client takes our context (SNI, hostname check, the same CA handling as the
-        # other transports); the curl client uses validate_cert / ca_certs.
+        # other transports); other clients (curl) refuse ``ssl_options`` and use validate_cert /
+        # ca_certs.
         self.ssl_context: Optional[ssl.SSLContext] = None  # loaded off the loop at the first post
-        extra: dict[str, Any] = {}
-        if issubclass(
+        # The implementation the application configured (AsyncHTTPClient.configure), never forced.
+        self.simple = issubclass(
             httpclient.AsyncHTTPClient.configured_class(), tornado["simple_httpclient"].SimpleAsyncHTTPClient
-        ):
-            extra["resolver"] = _exit_safe_resolver(tornado["netutil"])
+        )
+        extra: dict[str, Any] = {"resolver": _exit_safe_resolver(tornado["netutil"])} if self.simple else {}
         self.client = httpclient.AsyncHTTPClient(force_instance=True, max_clients=limit, **extra)
 
     async def post(self, request: Request) -> Outcome:
         try:
-            if self.ssl_context is None:
+            if self.ssl_context is None and self.simple:
                 self.ssl_context = await off_loop(tls_context, self.options)
             http_request = self._request_cls(
                 request.url,
@@ -109,11 +110,7 @@ class _TornadoPoster:
         real = getattr(exc, "real_error", None)  # StreamClosedError wraps the socket error
         if isinstance(real, BaseException):
             return classify(real, "exchange")
-        for exc_type, kind in self._table:
-            if isinstance(exc, exc_type):
-                detail = str(exc) or type(exc).__name__
-                return Failure(kind, f"{type(exc).__name__}: {detail}")
-        return classify(exc, "exchange")
+        return classify_by_table(exc, self._table)
 
     async def aclose(self) -> None:
         self.client.close()
@@ -151,11 +148,12 @@ def _alias(name: str, raw: Any) -> Any:
         ) from None
 
 
-class TornadoHTTPTransport(AsyncTransport, HTTPTransport):
+class TornadoHTTPTransport(LoopTransport, AsyncTransport, HTTPTransport):
     """Sends with Tornado's ``AsyncHTTPClient`` on the IOLoop; never blocks it."""
 
     scheme = ["tornado+http", "tornado+https"]
     accepted_options: frozenset[str] = QUEUE_OPTIONS
+    loop_name = "tornado"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._tornado = {
@@ -171,25 +169,6 @@ class TornadoHTTPTransport(AsyncTransport, HTTPTransport):
         self.connect_timeout: float = (
             self.options.timeout if connect_timeout is None else _alias("connect_timeout", connect_timeout)
         )
-        self._dispatchers: weakref.WeakSet[LoopDispatcher] = weakref.WeakSet()
 
     def _new_poster(self) -> Poster:
         return _TornadoPoster(self._tornado, self.options, self.connect_timeout, self.options.max_connections)
-
-    def open_dispatcher(self, core: DeliveryCore) -> Dispatcher:
-        """Bounded by ``max_connections`` concurrent sends (also the client's ``max_clients``)."""
-        dispatcher = LoopDispatcher(
-            core, self.options, self._new_poster, self.options.max_connections, "tornado"
-        )
-        self._dispatchers.add(dispatcher)
-        return dispatcher
-
-    async def aflush(self, timeout: Optional[float] = None) -> bool:
-        """Await until every event captured through this transport is settled; False on timeout."""
-        results = [await d.flush_async(timeout) for d in list(self._dispatchers)]
-        return all(results)
-
-    async def aclose(self, timeout: Optional[float] = None) -> None:
-        """Deliver for at most ``timeout``, then close the HTTP client (awaitable ``close``)."""
-        for dispatcher in list(self._dispatchers):
-            await dispatcher.close_async(timeout)

@@ -435,6 +435,11 @@ class TwistedDispatcher:
         from twisted.internet import defer
 
         result: Any = defer.Deferred()
+        try:
+            if self.pump.kick():  # a pending client report no event will carry
+                self._drive(self.pump.take())
+        except Exception:
+            errors.error("twisted:flush", "Sentry: sending the client report failed", exc_info=True)
         if self._hopping == 0 and self.pump.unsettled == 0:
             result.callback(True)
             return result

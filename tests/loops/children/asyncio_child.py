@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any, Awaitable, Callable, Optional
 
+from common import make_client, stats  # the script's folder is on sys.path
+
 PARAMS: dict[str, Any] = json.loads(sys.argv[1])
 SCENARIO: str = PARAMS["scenario"]
 RESULT: dict[str, Any] = {}
@@ -32,19 +34,8 @@ class Family:
 FAMILY = Family()
 
 
-def make_client(dsn: str) -> Any:
-    import raven
-
-    return raven.Client(dsn, install_sys_hook=False, install_logging_hook=False, hook_libraries=())
-
-
 def transport(client: Any) -> Any:
     return client.remote.get_transport()
-
-
-def stats(client: Any) -> dict[str, Any]:
-    data = dict(client.delivery_stats())
-    return {"sent": data.get("sent", 0), "lost": dict(data.get("lost") or {})}
 
 
 class Ticker:

@@ -1,4 +1,4 @@
-"""eventlet scenarios for tests/loops/test_eventlet.py (after ``monkey_patch``); one JSON line out.
+"""eventlet scenarios for tests/loops/test_green.py (after ``monkey_patch``); one JSON line out.
 
 The scenarios are gevent_child.py's, run through an eventlet :class:`Green` shim.
 """
@@ -35,21 +35,10 @@ class Eventlet(Green):
     def sleep(self, seconds: float) -> None:
         self.eventlet.sleep(seconds)
 
-    def real_thread(self, target: Callable[[], None]) -> Any:
+    def original_thread(self) -> Any:
         from eventlet import patcher
 
-        thread = patcher.original("_thread")
-        lock = thread.allocate_lock()
-        lock.acquire()
-
-        def run() -> None:
-            try:
-                target()
-            finally:
-                lock.release()
-
-        thread.start_new_thread(run, ())
-        return lock
+        return patcher.original("_thread")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""gevent scenarios for tests/loops/test_gevent.py (with or without ``patch_all``); one JSON line out.
+"""gevent scenarios for tests/loops/test_green.py (with or without ``patch_all``); one JSON line out.
 
 The scenarios are written against a small :class:`Green` shim so eventlet_child.py runs the same
 ones on eventlet. Every scenario runs inside a green thread of a running hub.
@@ -10,7 +10,10 @@ import json
 import sys
 import time
 import traceback
+import types
 from typing import Any, Callable, Optional
+
+from common import make_client, stats  # the script's folder is on sys.path
 
 
 class Green:
@@ -28,9 +31,26 @@ class Green:
     def sleep(self, seconds: float) -> None:
         raise NotImplementedError
 
-    def real_thread(self, target: Callable[[], None]) -> Any:
-        """Start ``target`` on a real OS thread (not a green one), return it."""
+    def original_thread(self) -> Any:
+        """The ``_thread`` module's real functions (``start_new_thread``, ``allocate_lock``), also
+        after monkeypatching."""
         raise NotImplementedError
+
+    def real_thread(self, target: Callable[[], None]) -> Any:
+        """Start ``target`` on a real OS thread (not a green one); return a real lock held until
+        it ends."""
+        thread = self.original_thread()
+        lock = thread.allocate_lock()
+        lock.acquire()
+
+        def run() -> None:
+            try:
+                target()
+            finally:
+                lock.release()
+
+        thread.start_new_thread(run, ())
+        return lock
 
 
 class Gevent(Green):
@@ -55,33 +75,12 @@ class Gevent(Green):
     def sleep(self, seconds: float) -> None:
         self.gevent.sleep(seconds)
 
-    def real_thread(self, target: Callable[[], None]) -> Any:
-        start = self.monkey.get_original("_thread", "start_new_thread")
-        lock = self.monkey.get_original("_thread", "allocate_lock")()
-        lock.acquire()
-
-        def run() -> None:
-            try:
-                target()
-            finally:
-                lock.release()
-
-        start(run, ())
-        return lock
+    def original_thread(self) -> Any:
+        names = ("start_new_thread", "allocate_lock")
+        return types.SimpleNamespace(**dict(zip(names, self.monkey.get_original("_thread", names))))
 
 
 # -- helpers
-
-
-def make_client(dsn: str, **options: Any) -> Any:
-    import raven
-
-    return raven.Client(dsn, install_sys_hook=False, install_logging_hook=False, hook_libraries=(), **options)
-
-
-def stats(client: Any) -> dict[str, Any]:
-    data = dict(client.delivery_stats())
-    return {"sent": data.get("sent", 0), "lost": dict(data.get("lost") or {})}
 
 
 class Ticker:
@@ -185,6 +184,16 @@ def ratelimit(green: Green, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def overflow(green: Green, params: dict[str, Any]) -> dict[str, Any]:
+    """More captures than the queue holds, without yielding: the surplus is dropped."""
+    client = make_client(params["dsn"])
+    for n in range(3):
+        client.captureMessage(f"overflow {n}")
+    result = {"flushed": client.flush(10), "stats": stats(client)}
+    client.close(0)
+    return result
+
+
 def stall(green: Green, params: dict[str, Any]) -> dict[str, Any]:
     count = int(params.get("count", 1000))
     client = make_client(params["dsn"])
@@ -265,6 +274,7 @@ SCENARIOS: dict[str, Callable[[Green, dict[str, Any]], dict[str, Any]]] = {
     "never_answers": never_answers,
     "ratelimit": ratelimit,
     "stall": stall,
+    "overflow": overflow,
     "threads": threads,
     "at_exit": at_exit,
     "options": options,

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from common import make_client, stats  # the script's folder is on sys.path
+
 PARAMS: dict[str, Any] = json.loads(sys.argv[1])
 SCENARIO = PARAMS["scenario"]
 RESULT: dict[str, Any] = {}
@@ -15,7 +17,7 @@ RESULT: dict[str, Any] = {}
 if SCENARIO == "missing":
     sys.modules["twisted"] = None  # type: ignore[assignment]
 
-import raven  # noqa: E402
+import raven  # noqa: E402, F401  (whether importing raven imports Twisted)
 
 RESULT["twisted_imported_by_raven"] = "twisted" in sys.modules and sys.modules["twisted"] is not None
 
@@ -26,21 +28,12 @@ def get_reactor() -> Any:
     return reactor
 
 
-def make_client(dsn: str) -> Any:
-    return raven.Client(dsn, install_sys_hook=False, install_logging_hook=False, hook_libraries=())
-
-
 def flush(client: Any, timeout: float) -> Any:
     """The dispatcher's own flush: a Deferred on the reactor thread."""
     from twisted.internet import defer
 
     dispatcher = client._dispatcher
     return defer.succeed(True) if dispatcher is None else dispatcher.flush(timeout)
-
-
-def stats(client: Any) -> dict[str, Any]:
-    data = dict(client.delivery_stats())
-    return {"sent": data.get("sent", 0), "lost": dict(data.get("lost") or {})}
 
 
 class Ticker:

@@ -164,6 +164,7 @@ def test_refused_connection_is_a_network_error(family: Family, refused_dsn: Any)
 
     assert result["stats"] == {"sent": 0, "lost": {"network_error:error": 1}}
     assert "connect error" in result["stderr"].lower()
+    assert "trying again in 0.5 s" in result["stderr"]  # kept, and retried on the loop's timer
 
 
 def test_429_with_rate_limits_stops_further_requests(family: Family, http_server: Any) -> None:

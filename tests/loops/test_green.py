@@ -200,3 +200,16 @@ def test_missing_library_names_the_extra(family: Family, http_server: Any) -> No
 
 def test_import_raven_does_not_import_the_library(family: Family) -> None:
     assert family.run("lazy")["imported"] is False
+
+
+@pytest.mark.parametrize("patch", MODES)
+def test_refused_connection_is_tried_again_then_counted(
+    family: Family, refused_dsn: Any, patch: bool
+) -> None:
+    result = family.run("single", dsn=refused_dsn(scheme=f"{family.scheme}+http"), patch=patch)
+
+    # Four attempts, 0.5 + 1 + 2 s apart, on the hub's timers: then the event counts as lost.
+    assert result["flushed"] is True
+    assert result["stats"] == {"sent": 0, "lost": {"network_error:error": 1}}
+    assert 3.0 <= result["elapsed"] < 10.0
+    assert "trying again in 0.5 s" in result["stderr"]

@@ -141,6 +141,7 @@ def test_refused_connection_is_a_network_error(refused_dsn: Any) -> None:
 
     assert result["stats"] == {"sent": 0, "lost": {"network_error:error": 1}}
     assert "failed (connect error" in result["stderr"]
+    assert "trying again in 0.5 s" in result["stderr"]  # kept, and retried on the loop's timer
 
 
 def test_429_with_rate_limits_stops_further_requests(http_server: Any) -> None:

@@ -82,3 +82,40 @@ def test_abandoned_request_is_counted_and_ends_the_task() -> None:
     assert pump.in_flight == 0 and pump.unsettled == 0
     assert pump.core.stats()["lost"] == {"network_error:error": 1}
     assert FailureKind.OTHER.value == "other" and isinstance(Failure(FailureKind.OTHER), Failure)
+
+
+def test_refused_connection_pauses_and_resumes_with_the_event_kept() -> None:
+    pump = make_pump(limit=2)
+    pauses: list[float] = []
+    pump.resume_later = pauses.append
+    assert pump.offer(item(1)) and pump.offer(item(2))
+    first, second = pump.take(), pump.take()
+    assert first is not None and second is not None
+    # The first refusal ends that task and asks for one resume; the event waits at the head.
+    assert pump.finish(first, Failure(FailureKind.CONNECT, "refused")) is None
+    assert len(pauses) == 1 and 0.4 < pauses[0] <= 0.5
+    assert pump.finish(second, Failure(FailureKind.CONNECT, "refused")) is None
+    assert len(pauses) == 1  # one resume pending at a time
+    assert pump.in_flight == 0 and pump.unsettled == 2
+    assert pump.core.stats()["lost"] == {}
+    # The pause is over (the core's clock moved on) and the server is back.
+    pump.core.backoff.answered()
+    assert pump.resume() is True
+    request = pump.take()
+    delivered = []
+    while request is not None:
+        assert request.item is not None
+        delivered.append((request.item.event_id, request.item.attempts))
+        request = pump.finish(request, Reply(200))
+    assert delivered == [(item(2).event_id, 1), (item(1).event_id, 1)]
+    assert pump.unsettled == 0 and pump.core.stats()["sent"] == 2
+
+
+def test_without_resume_later_a_refused_connection_is_a_loss() -> None:
+    pump = make_pump(limit=1)
+    assert pump.offer(item(1))
+    request = pump.take()
+    assert request is not None
+    assert pump.finish(request, Failure(FailureKind.CONNECT, "refused")) is None
+    assert pump.core.stats()["lost"] == {"network_error:error": 1}
+    assert pump.unsettled == 0

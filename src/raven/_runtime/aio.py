@@ -120,6 +120,7 @@ class _Binding:
         self.draining = False  # shutting down: survive one cancellation, deliver until the deadline
         self.hard_stop = False  # the drain deadline passed: give up
         self.finished = False
+        pump.resume_later = self._resume_later
 
     # -- on the loop
 
@@ -151,6 +152,17 @@ class _Binding:
         """A flush on the loop: True once everything, the pending client report included, is settled."""
         self.kick()
         return await self.wait_idle(timeout)
+
+    def _resume_later(self, delay: float) -> None:
+        self.loop.call_later(delay, self._resume)
+
+    def _resume(self) -> None:
+        """The pause after a refused connection is over: send the queued events again."""
+        try:
+            if not self.finished and self.pump.resume():
+                self._start_task()
+        except Exception:
+            errors.error("aio:resume", "Sentry: resuming delivery failed", exc_info=True)
 
     def _start_task(self) -> None:
         started = [False]

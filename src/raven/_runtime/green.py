@@ -50,6 +50,10 @@ class GreenLibrary(Protocol):
         """Start ``function`` on a new green thread of the hub (called on the hub's OS thread)."""
         ...
 
+    def spawn_later(self, delay: float, function: Callable[[], None]) -> None:
+        """Start ``function`` on a new green thread after ``delay`` seconds (on the hub's thread)."""
+        ...
+
     def new_event(self) -> GreenEvent:
         """An event a green thread can wait on (blocking only itself)."""
         ...
@@ -139,6 +143,7 @@ class GreenDispatcher:
         self._library = library
         self._new_connection = connection_factory
         self._idle: list[Connection] = []
+        self.pump.resume_later = lambda delay: library.spawn_later(delay, self._resume)
         self._pid = os.getpid()
         self._closed = False
         _live.add(self)
@@ -205,6 +210,14 @@ class GreenDispatcher:
                 self._library.spawn(self._send)
         except Exception:
             errors.error("green:offer", "Sentry: queueing an event failed", exc_info=True)
+
+    def _resume(self) -> None:
+        """The pause after a refused connection is over: send the queued events again."""
+        try:
+            if self.pump.resume():
+                self._send()
+        except Exception:
+            errors.error("green:resume", "Sentry: resuming delivery failed", exc_info=True)
 
     def _kick(self) -> None:
         """A flush: the pump may want a send task for the pending client report alone."""

@@ -5,7 +5,8 @@ rules are the same and live here once: a queue bounded by count and bytes (overf
 new event, counted ``queue_overflow``), at most ``limit`` sends in flight, the rate-limit check
 again when an event leaves the queue, one retry to ``/store/`` when the core says so, the pending
 client report when the queue runs dry (or, with nothing to send, when ``flush`` asks: :meth:`Pump.kick`),
-and a count of unsettled events for ``flush``.
+a pause with the event kept after a refused connection (when the adapter sets
+:attr:`Pump.resume_later`), and a count of unsettled events for ``flush``.
 
 A :class:`Pump` does no I/O and starts nothing. It is not thread-safe: call it from the loop's
 thread only (adapters hop onto the loop first when a capture comes from another thread). An
@@ -19,13 +20,23 @@ adapter's send task is, in its own idiom::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from typing import Callable, Optional
 
 from raven._delivery.core import DeliveryCore
 from raven._delivery.dsn import TransportOptions
-from raven._delivery.model import EventItem, Failure, FailureKind, Outcome, Reason, Request, RetryAsStore
+from raven._delivery.model import (
+    EventItem,
+    Failure,
+    FailureKind,
+    Outcome,
+    Reason,
+    Request,
+    RetryAsStore,
+    RetryLater,
+)
 from raven._runtime.logs import errors, log_decision
 
 
@@ -43,6 +54,11 @@ class Pump:
         self._last_failed = False
         self._closed = False
         self._on_idle: list[Callable[[], None]] = []
+        #: Set by an adapter that can wait: ``resume_later(delay)`` calls :meth:`resume` after
+        #: ``delay`` seconds on the loop, and starts a send task if it says so. With it, events
+        #: that meet a refused connection wait in the queue (``raven._delivery.backoff``).
+        self.resume_later: Optional[Callable[[float], None]] = None
+        self._resume_pending = False
         self._kicked: Optional[Request] = None  # a report flush asked for, until its task takes it
 
     @property
@@ -108,6 +124,14 @@ class Pump:
         if self._kicked is not None:
             request, self._kicked = self._kicked, None
             return request
+        if self._queue and self.resume_later is not None and not self._closed:
+            pause = core.hold(time.monotonic())
+            if pause > 0:  # the server could not be reached: this task ends, one resumes later
+                self._in_flight -= 1
+                if not self._resume_pending:
+                    self._resume_pending = True
+                    self.resume_later(pause)
+                return None
         while self._queue:
             item = self._queue.popleft()
             self._queued_bytes -= len(item.payload)
@@ -128,12 +152,27 @@ class Pump:
         """Settle ``request``; return what the same task sends next (a retry or the next request)."""
         core = self.core
         self._last_failed = isinstance(outcome, Failure)
-        decision = core.settle(request, outcome, time.monotonic(), time.time())
+        can_retry = self.resume_later is not None and not self._closed
+        decision = core.settle(request, outcome, time.monotonic(), time.time(), can_retry=can_retry)
         log_decision(decision)
-        if isinstance(decision, RetryAsStore) and request.item is not None:
-            return core.build_request(request.item, time.monotonic(), time.time())
+        item = request.item
+        if isinstance(decision, RetryAsStore) and item is not None:
+            return core.build_request(item, time.monotonic(), time.time())
+        if isinstance(decision, RetryLater) and item is not None:
+            # Back at the head of the queue, still unsettled; take() pauses before it.
+            self._queue.appendleft(dataclasses.replace(item, attempts=item.attempts + 1))
+            self._queued_bytes += len(item.payload)
+            return self.take()
         self._unsettled -= 1  # the event or the report: take() tells the idle waiters
         return self.take()
+
+    def resume(self) -> bool:
+        """After a pause (see :attr:`resume_later`): True when the adapter should start a send task."""
+        self._resume_pending = False
+        if self._queue and not self._closed and self._in_flight < self.limit:
+            self._in_flight += 1
+            return True
+        return False
 
     def close(self) -> None:
         """Refuse new events; count the queued ones as lost (``queue_overflow``)."""

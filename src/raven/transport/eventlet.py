@@ -120,6 +120,9 @@ class _Eventlet:
     def spawn(self, function: Callable[[], None]) -> None:
         self._eventlet.spawn_n(function)
 
+    def spawn_later(self, delay: float, function: Callable[[], None]) -> None:
+        self._eventlet.spawn_after(delay, function)
+
     def new_event(self) -> GreenEvent:
         return _Event(self._eventlet)
 

@@ -48,6 +48,9 @@ class _Gevent:
     def spawn(self, function: Callable[[], None]) -> None:
         self._gevent.spawn(function)
 
+    def spawn_later(self, delay: float, function: Callable[[], None]) -> None:
+        self._gevent.spawn_later(delay, function)
+
     def new_event(self) -> GreenEvent:
         event: GreenEvent = self._event_class()
         return event

@@ -380,6 +380,7 @@ class TwistedDispatcher:
         self._in_io_thread: Callable[[], bool] = threadable.isInIOThread
         self._lock = threading.Lock()
         self._hopping = 0  # submits on their way to the reactor thread
+        self.pump.resume_later = lambda delay: self.reactor.callLater(delay, self._after_pause)
         self._closed = False
         self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown", self._at_shutdown)
 
@@ -489,6 +490,14 @@ class TwistedDispatcher:
                 self._drive(self.pump.take())
         except Exception:
             errors.error("twisted:offer", "Sentry: queueing an event failed", exc_info=True)
+
+    def _after_pause(self) -> None:
+        """The pause after a refused connection is over: send the queued events again."""
+        try:
+            if self.pump.resume():
+                self._drive(self.pump.take())
+        except Exception:
+            errors.error("twisted:resume", "Sentry: resuming delivery failed", exc_info=True)
 
     def _drive(self, request: Optional[Request]) -> None:
         """One send task: POST, settle, take the next; loops while replies come synchronously."""

@@ -487,17 +487,22 @@ class TwistedDispatcher:
     def _offer(self, item: EventItem) -> None:
         try:
             if self.pump.offer(item):
-                self._drive(self.pump.take())
+                # Start the POST on the next reactor turn: building an Agent request costs more
+                # than the capture itself, and the caller should not wait for it.
+                self.reactor.callLater(0, self._start_task)
         except Exception:
             errors.error("twisted:offer", "Sentry: queueing an event failed", exc_info=True)
 
     def _after_pause(self) -> None:
         """The pause after a refused connection is over: send the queued events again."""
+        if self.pump.resume():
+            self._start_task()
+
+    def _start_task(self) -> None:
         try:
-            if self.pump.resume():
-                self._drive(self.pump.take())
+            self._drive(self.pump.take())
         except Exception:
-            errors.error("twisted:resume", "Sentry: resuming delivery failed", exc_info=True)
+            errors.error("twisted:send", "Sentry: starting a send failed", exc_info=True)
 
     def _drive(self, request: Optional[Request]) -> None:
         """One send task: POST, settle, take the next; loops while replies come synchronously."""

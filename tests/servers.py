@@ -162,6 +162,18 @@ class RecordedRequest:
         return {k.strip(): v.strip() for k, v in pairs}
 
 
+def _wait(
+    cond: threading.Condition, ready: Callable[[], bool], timeout: float, what: Callable[[], str]
+) -> None:
+    """With ``cond`` held: wait until ``ready()``; AssertionError naming ``what()`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what()}")
+        cond.wait(remaining)
+
+
 class _HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -412,26 +424,24 @@ class LoopbackServer:
         timeout: float = 10.0,
         what: str = "condition",
     ) -> list[RecordedRequest]:
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while not predicate(self.requests):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"timed out after {timeout}s waiting for {what}; got {len(self.requests)}"
-                    )
-                self._cond.wait(remaining)
+            _wait(
+                self._cond,
+                lambda: predicate(self.requests),
+                timeout,
+                lambda: f"{what}; got {len(self.requests)}",
+            )
             return list(self.requests)
 
     def wait_for_connections(self, count: int, timeout: float = 10.0) -> None:
         """Wait until at least ``count`` TCP connections were accepted."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self.connections < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {count} connections; got {self.connections}")
-                self._cond.wait(remaining)
+            _wait(
+                self._cond,
+                lambda: self.connections >= count,
+                timeout,
+                lambda: f"{count} connections; got {self.connections}",
+            )
 
     def events(self) -> list[dict[str, Any]]:
         """Every event received so far, envelope and store."""
@@ -527,13 +537,13 @@ class SilentServer:
         return self
 
     def wait_for_connections(self, count: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self.connections < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {count} connections; got {self.connections}")
-                self._cond.wait(remaining)
+            _wait(
+                self._cond,
+                lambda: self.connections >= count,
+                timeout,
+                lambda: f"{count} connections; got {self.connections}",
+            )
 
     def _run(self) -> None:
         selector = selectors.DefaultSelector()

@@ -289,18 +289,29 @@ def test_client_report_attached_after_losses(http_server: LoopbackServer, pipeli
 # -- the transport's own API (raven 6.10)
 
 
-def test_send_raises_like_raven_6(http_server: LoopbackServer) -> None:
-    transport = HTTPTransport(timeout="1.5", verify_ssl="true")
+def _requests_transport() -> type:
+    pytest.importorskip("requests")
+    from raven.transport.requests import RequestsHTTPTransport
+
+    return RequestsHTTPTransport
+
+
+@pytest.mark.parametrize("load", [lambda: HTTPTransport, _requests_transport], ids=["http", "requests"])
+def test_send_raises_like_raven_6(load: Callable[[], type], http_server: LoopbackServer) -> None:
+    transport = load()(timeout="1.5", verify_ssl="true")
     assert transport.timeout == 1.5 and transport.verify_ssl is True
     url = http_server.url + "/api/1/envelope/"
     http_server.script(Answer(429, {"Retry-After": "30"}), Answer(403, {"X-Sentry-Error": "bad key"}))
-    with pytest.raises(RateLimited) as limited:
-        transport.send(url, b"{}", {})
-    assert limited.value.retry_after == 30 and isinstance(limited.value.reply, Reply)  # type: ignore[attr-defined]
-    with pytest.raises(APIError) as refused:
-        transport.send(url, b"{}", {})
-    assert refused.value.code == 403 and str(refused.value) == "bad key"
-    assert transport.send(url, b"{}", {}).status == 200
+    try:
+        with pytest.raises(RateLimited) as limited:
+            transport.send(url, b"{}", {})
+        assert limited.value.retry_after == 30 and isinstance(limited.value.reply, Reply)  # type: ignore[attr-defined]
+        with pytest.raises(APIError) as refused:
+            transport.send(url, b"{}", {})
+        assert refused.value.code == 403 and str(refused.value) == "bad key"
+        assert transport.send(url, b"{}", {}).status == 200
+    finally:
+        transport.close()
 
 
 def test_network_error_is_oserror_with_failure(refused_address: tuple[str, int]) -> None:

@@ -29,7 +29,7 @@ from servers import Answer, LoopbackServer, SilentServer
 
 from raven import Client
 from raven._delivery.model import FailureKind
-from raven.exceptions import APIError, InvalidDsn, RateLimited
+from raven.exceptions import InvalidDsn
 from raven.transport.http import TransportNetworkError
 from raven.transport.requests import RequestsHTTPTransport
 from raven.transport.threaded_requests import ThreadedRequestsHTTPTransport
@@ -266,21 +266,6 @@ def test_error_status_is_send_error(
     settle(p)
     assert len(event_requests(http_server)) == 2
     assert p.sent == 1
-
-
-def test_send_raises_like_the_stdlib_transport(http_server: LoopbackServer) -> None:
-    transport = RequestsHTTPTransport(timeout="1.5", verify_ssl="true")
-    assert transport.timeout == 1.5 and transport.verify_ssl is True
-    url = http_server.url + "/api/1/envelope/"
-    http_server.script(Answer(429, {"Retry-After": "30"}), Answer(403, {"X-Sentry-Error": "bad key"}))
-    with pytest.raises(RateLimited) as limited:
-        transport.send(url, b"{}", {})
-    assert limited.value.retry_after == 30
-    with pytest.raises(APIError) as refused:
-        transport.send(url, b"{}", {})
-    assert refused.value.code == 403 and str(refused.value) == "bad key"
-    assert transport.send(url, b"{}", {}).status == 200
-    transport.close()
 
 
 def test_large_reply_body_is_bounded(http_server: LoopbackServer) -> None:

@@ -285,10 +285,9 @@ def test_an_unreachable_server_costs_a_few_attempts_per_event(
 ) -> None:
     p = pipeline(refused_dsn())
     p.submit("first")
-    started = time.monotonic()
     assert p.flush(10)
-    elapsed = time.monotonic() - started
     # Four attempts, 0.5 + 1 + 2 s apart: the event waited for the server, then was counted lost.
-    assert 3.0 <= elapsed < 8.0
     assert p.lost("network_error:error") == 1
-    assert p.core.hold(time.monotonic()) > 0  # the next event waits too, without a connection attempt
+    # The fourth failure started a 4 s pause (a third would have started 2 s): the next event
+    # waits too, without a connection attempt.
+    assert 2.0 < p.core.hold(time.monotonic()) <= 4.0

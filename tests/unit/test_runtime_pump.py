@@ -119,3 +119,11 @@ def test_without_resume_later_a_refused_connection_is_a_loss() -> None:
     assert pump.finish(request, Failure(FailureKind.CONNECT, "refused")) is None
     assert pump.core.stats()["lost"] == {"network_error:error": 1}
     assert pump.unsettled == 0
+
+
+def test_queue_bound_is_count_or_bytes_and_an_empty_queue_takes_anything() -> None:
+    options = TransportOptions(queue_size=3, queue_bytes=100)
+    assert options.queue_has_room(0, 0, 10_000)  # alone in an empty queue, even above queue_bytes
+    assert options.queue_has_room(2, 50, 50)
+    assert not options.queue_has_room(2, 50, 51)  # bytes first
+    assert not options.queue_has_room(3, 0, 1)  # count first

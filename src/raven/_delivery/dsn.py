@@ -151,6 +151,15 @@ class TransportOptions:
     def with_values(self, **values: Any) -> TransportOptions:
         return replace(self, **values)
 
+    def queue_has_room(self, queued: int, queued_bytes: int, size: int) -> bool:
+        """The queue bound: ``queue_size`` events and ``queue_bytes`` bytes, whichever comes first.
+
+        An empty queue always takes the event, even one larger than ``queue_bytes``.
+        """
+        if not queued:
+            return True
+        return queued < self.queue_size and queued_bytes + size <= self.queue_bytes
+
     def ca_bundle(self) -> str:
         """The CA bundle to verify against: ``ca_certs`` or certifi's."""
         if self.ca_certs:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Union
 
 #: Data category of error and message events (Sentry treats "default" events as errors).
@@ -40,6 +40,10 @@ class EventItem:
     category: str = ERROR
     #: Failed connection attempts so far (see ``raven._delivery.backoff``).
     attempts: int = 0
+
+    def retried(self) -> EventItem:
+        """The same event, one failed connection attempt later."""
+        return replace(self, attempts=self.attempts + 1)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from raven._delivery.model import (
 )
 from raven._runtime.connection import classify
 from raven._runtime.dispatch import Dispatcher
-from raven._runtime.logs import errors, log_decision
+from raven._runtime.logs import errors, log_decision, log_rate_limited
 from raven.exceptions import APIError, RateLimited
 
 __all__ = (
@@ -122,7 +122,7 @@ class SyncDispatcher:
             core = self.core
             now, wall = _now()
             if not core.admit(item, now):
-                errors.warning(f"ratelimited:{item.category}", "Sentry: rate limited; event dropped")
+                log_rate_limited(item.category)
                 if self.raise_send_errors:
                     # The application handles backoff itself (raven 6.10's meaning): tell it.
                     error = RateLimited(
@@ -193,7 +193,7 @@ class CallbackDispatcher:
             core = self.core
             now, wall = _now()
             if not core.admit(item, now):
-                errors.warning(f"ratelimited:{item.category}", "Sentry: rate limited; event dropped")
+                log_rate_limited(item.category)
                 return
             with self._cond:
                 if self._outstanding >= self._limit:

@@ -79,6 +79,25 @@ class RateLimitedLog:
 errors = RateLimitedLog(logging.getLogger(LOGGER_NAME))
 
 
+def log_rate_limited(category: str) -> None:
+    """An event dropped before sending because the server rate-limits its category."""
+    errors.warning(
+        f"ratelimited:{category}",
+        "Sentry: rate limited; %s events are dropped until the limit expires",
+        category,
+    )
+
+
+def log_queue_overflow(queue_size: int, queue_bytes: int) -> None:
+    """An event dropped because the queue is full (or closed)."""
+    errors.warning(
+        "queue_overflow",
+        "Sentry: the event queue is full (%d events or %d bytes) or closed; event dropped",
+        queue_size,
+        queue_bytes,
+    )
+
+
 def decision_key(decision: Decision) -> str:
     """Rate-limiting key of a decision's message: its kind, reason and status, not the event id."""
     if isinstance(decision, Dropped):

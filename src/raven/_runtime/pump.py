@@ -20,7 +20,6 @@ adapter's send task is, in its own idiom::
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import deque
 from typing import Callable, Optional
@@ -37,7 +36,7 @@ from raven._delivery.model import (
     RetryAsStore,
     RetryLater,
 )
-from raven._runtime.logs import errors, log_decision
+from raven._runtime.logs import log_decision, log_queue_overflow, log_rate_limited
 
 
 class Pump:
@@ -73,23 +72,13 @@ class Pump:
         """Queue ``item`` (or count it lost). True when the adapter should start a send task."""
         core = self.core
         if not core.admit(item, time.monotonic()):
-            errors.warning(
-                f"ratelimited:{item.category}",
-                "Sentry: rate limited; %s events are dropped until the limit expires",
-                item.category,
-            )
+            log_rate_limited(item.category)
             return False
         options = self.options
         size = len(item.payload)
-        full = len(self._queue) >= options.queue_size or self._queued_bytes + size > options.queue_bytes
-        if self._closed or (full and self._queue):
+        if self._closed or not options.queue_has_room(len(self._queue), self._queued_bytes, size):
             core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
-            errors.warning(
-                "queue_overflow",
-                "Sentry: the event queue is full (%d events or %d bytes) or closed; event dropped",
-                options.queue_size,
-                options.queue_bytes,
-            )
+            log_queue_overflow(options.queue_size, options.queue_bytes)
             return False
         self._queue.append(item)
         self._queued_bytes += size
@@ -160,7 +149,7 @@ class Pump:
             return core.build_request(item, time.monotonic(), time.time())
         if isinstance(decision, RetryLater) and item is not None:
             # Back at the head of the queue, still unsettled; take() pauses before it.
-            self._queue.appendleft(dataclasses.replace(item, attempts=item.attempts + 1))
+            self._queue.appendleft(item.retried())
             self._queued_bytes += len(item.payload)
             return self.take()
         self._unsettled -= 1  # the event or the report: take() tells the idle waiters

@@ -33,7 +33,6 @@ greenlets. The green transports may reuse this class with their own connection f
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import itertools
 import os
 import threading
@@ -54,7 +53,7 @@ from raven._delivery.model import (
     RetryAsStore,
     RetryLater,
 )
-from raven._runtime.logs import errors, log_decision
+from raven._runtime.logs import errors, log_decision, log_queue_overflow, log_rate_limited
 
 #: Start another sender when more than this many events wait per running sender (and none is idle).
 BACKLOG_PER_SENDER = 4
@@ -147,20 +146,11 @@ class Worker:
             if self._pid != os.getpid():
                 self._after_fork()
             if not core.admit(item, time.monotonic()):
-                errors.warning(
-                    f"ratelimited:{item.category}",
-                    "Sentry: rate limited; %s events are dropped until the limit expires",
-                    item.category,
-                )
+                log_rate_limited(item.category)
                 return
             if not self._enqueue(item):
                 core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
-                errors.warning(
-                    "queue_overflow",
-                    "Sentry: the event queue is full (%d events or %d bytes) or closed; event dropped",
-                    self.options.queue_size,
-                    self.options.queue_bytes,
-                )
+                log_queue_overflow(self.options.queue_size, self.options.queue_bytes)
         except Exception:
             errors.error("worker:submit", "Sentry: could not queue an event", exc_info=True)
 
@@ -242,9 +232,10 @@ class Worker:
         with self._work:
             if self._closed:
                 return False
-            # Reports are not bounded; an event larger than queue_bytes still enters an empty queue.
-            full = len(self._queue) >= options.queue_size or self._queued_bytes + size > options.queue_bytes
-            if full and self._queue and not isinstance(entry, Request):
+            # Client reports are not bounded.
+            if not isinstance(entry, Request) and not options.queue_has_room(
+                len(self._queue), self._queued_bytes, size
+            ):
                 return False
             self._queue.append(entry)
             self._queued_bytes += size
@@ -368,7 +359,7 @@ class Worker:
                 if self.core is not None:
                     self.core.record_lost(Reason.NETWORK_ERROR, item.category)
                 return
-            self._queue.appendleft(dataclasses.replace(item, attempts=item.attempts + 1))
+            self._queue.appendleft(item.retried())
             self._queued_bytes += _size(item)
             self._unsettled += 1
 

@@ -946,16 +946,25 @@ class Client:
             self._closed = True
         await close_async(timeout)
 
-    def close(self, timeout: Optional[float] = None) -> None:
-        """Deliver what is queued (waiting at most ``timeout``) and stop; later captures do nothing."""
+    def close(self, timeout: Optional[float] = None) -> Any:
+        """Deliver what is queued (waiting at most ``timeout``) and stop; later captures do nothing.
+
+        When it returns, every captured event is sent or counted lost (``delivery_stats()``). On an
+        event loop's own thread the loop transports cannot block: there the result is the loop's
+        idiom, passed through (a Deferred for Twisted, a Task for asyncio and Tornado).
+        """
         with self._dispatch_lock:
             self._closed = True
             dispatcher = self._dispatcher
-        if dispatcher is not None:
-            try:
-                dispatcher.close(timeout)
-            except Exception:
-                _logs.errors.error("client:close", "Sentry: close failed", exc_info=True)
+        if dispatcher is None:
+            return None
+        try:
+            result = dispatcher.close(timeout)
+            loop_idiom = hasattr(result, "addCallback") or hasattr(result, "__await__")
+            return result if loop_idiom else None
+        except Exception:
+            _logs.errors.error("client:close", "Sentry: close failed", exc_info=True)
+            return None
 
     def delivery_stats(self) -> Mapping[str, Any]:
         """What happened to the events: ``{"sent": n, "lost": {"reason:category": n}, ...}``."""

@@ -277,9 +277,14 @@ def test_senders_grow_with_a_backlog_and_shrink_when_idle(
     p = pipeline(http_server.dsn(query="max_connections=3"))
     worker = p.dispatcher
     assert isinstance(worker, worker_module.Worker)
+    p.submit()  # the server answers 2xx: from now on a backlog may use more connections
+    assert p.flush(5)
     for _ in range(30):
         p.submit()
-    assert worker.senders == 3
+    deadline = time.monotonic() + 5
+    while worker.senders < 3:
+        assert time.monotonic() < deadline, "senders did not grow with the backlog"
+        time.sleep(0.01)
     assert p.flush(10)
     assert http_server.connections == 3
     deadline = time.monotonic() + 10
@@ -288,7 +293,21 @@ def test_senders_grow_with_a_backlog_and_shrink_when_idle(
         time.sleep(0.05)
     p.submit()
     assert p.flush(5)
-    assert p.sent == 31
+    assert p.sent == 32
+
+
+def test_a_burst_against_a_server_not_yet_heard_from_goes_one_at_a_time(
+    http_server: LoopbackServer, pipeline: Build
+) -> None:
+    http_server.default = Answer(status=429, headers={"Retry-After": "30"}, delay=0.05)
+    p = pipeline(http_server.dsn(query="max_connections=4"))
+    for _ in range(20):
+        p.submit()
+    assert p.flush(5)
+    # One request found out the server's state; the other 19 were dropped before leaving.
+    assert len(http_server.requests) == 1
+    assert p.dispatcher.senders == 1
+    assert p.lost("ratelimit_backoff:error") == 20
 
 
 def test_concurrent_submitters_every_event_accounted(http_server: LoopbackServer, pipeline: Build) -> None:

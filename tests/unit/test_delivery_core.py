@@ -8,6 +8,7 @@ from typing import Optional, cast
 
 import pytest
 
+from raven._delivery.backoff import CONNECT_ATTEMPTS
 from raven._delivery.core import DeliveryCore
 from raven._delivery.dsn import Dsn, TransportOptions
 from raven._delivery.envelope import parse_envelope
@@ -255,10 +256,15 @@ def test_failed_request_gives_its_report_back(outcome: Outcome) -> None:
     request = core.build_request(_item(1), T0, WALL)
     decision = core.settle(request, outcome, T0, WALL)
     assert isinstance(decision, Dropped)
-    # The failed event itself is counted too; both ride on the next envelope.
+    # The failed event itself is counted too, and both ride on the next envelope; except the event
+    # a 429 refused, which the server counted itself (Sentry's client-report rules).
     later = T0 + 100_000  # past any rate limit the outcome set
     retry = core.build_request(_item(2), later, WALL)
-    assert retry.report == {("queue_overflow", "error"): 4, (decision.reason.value, "error"): 1}
+    expected = {("queue_overflow", "error"): 4}
+    if decision.status != 429:
+        expected[(decision.reason.value, "error")] = 1
+    assert retry.report == expected
+    assert _lost(core) == {"queue_overflow:error": 4, f"{decision.reason.value}:error": 1}
 
 
 def test_404_gives_the_report_back() -> None:
@@ -282,13 +288,14 @@ def test_report_refused_with_the_request_is_not_resent(status: int) -> None:
     assert _lost(core) == {"queue_overflow:error": 2, "send_error:error": 1}
 
 
-def test_rate_limited_drops_are_reported() -> None:
+def test_rate_limited_drops_are_reported_but_not_the_event_the_429_refused() -> None:
     core = _core()
     _send(core, Reply(429, {"retry-after": "10"}), item=_item(1))
     assert not core.admit(_item(2), T0 + 1)
     assert not core.admit(_item(3), T0 + 2)
     request = core.build_request(_item(4), T0 + 10, WALL)
-    assert request.report == {("ratelimit_backoff", "error"): 3}
+    assert request.report == {("ratelimit_backoff", "error"): 2}
+    assert _lost(core) == {"ratelimit_backoff:error": 3}  # the stats know all three
 
 
 def test_no_report_while_internal_is_limited() -> None:
@@ -303,32 +310,35 @@ def test_no_report_while_internal_is_limited() -> None:
 def test_no_report_during_an_all_categories_limit() -> None:
     core = _core()
     _send(core, Reply(429, {"x-sentry-rate-limits": "30::key"}))
-    assert core.report_request(T0 + 10, WALL) is None
-    request = core.report_request(T0 + 30, WALL)
+    assert not core.admit(_item(1), T0 + 1)
+    assert core.report_request(T0 + 10, WALL, forced=True) is None
+    request = core.report_request(T0 + 30, WALL, forced=True)
     assert request is not None and request.report == {("ratelimit_backoff", "error"): 1}
 
 
 def test_report_request_outcomes() -> None:
     core = _core()
     core.record_lost(Reason.QUEUE_OVERFLOW, "error", 3)
-    request = core.report_request(T0, WALL)
+    request = core.report_request(T0, WALL, forced=True)
     assert request is not None and request.item is None
 
     failed = core.settle(request, Failure(FailureKind.CONNECT, "refused"), T0, WALL)
     assert isinstance(failed, Dropped) and failed.event_id is None
     assert _lost(core) == {"queue_overflow:error": 3}  # a report is not an event
-    again = core.report_request(T0, WALL)
+    # A failed report is kept, and no report goes alone for an interval, flush or not.
+    assert core.report_request(T0 + 59, WALL, forced=True) is None
+    again = core.report_request(T0 + 60, WALL, forced=True)
     assert again is not None and again.report == {("queue_overflow", "error"): 3}
 
-    assert core.settle(again, Reply(200), T0, WALL) == Sent(None)
+    assert core.settle(again, Reply(200), T0 + 60, WALL) == Sent(None)
     assert core.stats()["sent"] == 0
-    assert core.report_request(T0, WALL) is None
+    assert core.report_request(T0 + 60, WALL, forced=True) is None
 
 
 def test_report_request_404_switches_to_store_without_retry() -> None:
     core = _core()
     core.record_lost(Reason.QUEUE_OVERFLOW, "error")
-    request = core.report_request(T0, WALL)
+    request = core.report_request(T0, WALL, forced=True)
     assert request is not None
     decision = core.settle(request, Reply(404), T0, WALL)
     assert isinstance(decision, Dropped) and decision.event_id is None
@@ -339,12 +349,12 @@ def test_report_request_404_switches_to_store_without_retry() -> None:
 def test_report_request_429_pauses_and_keeps_counts() -> None:
     core = _core()
     core.record_lost(Reason.QUEUE_OVERFLOW, "error")
-    request = core.report_request(T0, WALL)
+    request = core.report_request(T0, WALL, forced=True)
     assert request is not None
     core.settle(request, Reply(429), T0, WALL)
-    assert core.report_request(T0 + 59, WALL) is None
+    assert core.report_request(T0 + 59, WALL, forced=True) is None
     assert not core.admit(_item(), T0 + 59)
-    later = core.report_request(T0 + 60, WALL)
+    later = core.report_request(T0 + 60, WALL, forced=True)
     assert later is not None
     assert later.report == {("queue_overflow", "error"): 1, ("ratelimit_backoff", "error"): 1}
 
@@ -354,13 +364,107 @@ def test_outage_produces_one_report_not_one_request_per_loss() -> None:
     for n in range(200):
         _send(core, Failure(FailureKind.CONNECT), item=_item(n))
     core.record_lost(Reason.QUEUE_OVERFLOW, "error", 1000)
-    request = core.report_request(T0, WALL)
+    request = core.report_request(T0, WALL, forced=True)
     assert request is not None
     assert sorted(map(tuple, (d.values() for d in _report_of(request)))) == [
         ("network_error", "error", 200),
         ("queue_overflow", "error", 1000),
     ]
+    assert core.report_request(T0, WALL, forced=True) is None
+
+
+def test_a_lone_report_goes_at_most_once_per_interval() -> None:
+    core = _core()
+    core.record_lost(Reason.QUEUE_OVERFLOW, "error")
+    assert core.report_request(T0, WALL) is None  # the first interval starts now
+    assert core.report_request(T0 + 59, WALL) is None
+    first = core.report_request(T0 + 60, WALL)
+    assert first is not None
+    core.settle(first, Reply(200), T0 + 60, WALL)
+    core.record_lost(Reason.QUEUE_OVERFLOW, "error")
+    assert core.report_request(T0 + 61, WALL) is None
+    assert core.report_request(T0 + 61, WALL, forced=True) is not None  # a flush or close asks
+
+
+def test_a_report_riding_on_an_envelope_restarts_the_interval() -> None:
+    core = _core()
+    core.record_lost(Reason.QUEUE_OVERFLOW, "error")
     assert core.report_request(T0, WALL) is None
+    assert core.build_request(_item(), T0 + 50, WALL).report  # the report rode along
+    core.record_lost(Reason.QUEUE_OVERFLOW, "error")
+    assert core.report_request(T0 + 100, WALL) is None
+    assert core.report_request(T0 + 110, WALL) is not None
+
+
+@pytest.mark.parametrize("refusal", [Reply(500), Reply(503), Reply(413), Reply(400), Failure(FailureKind.READ)])
+def test_a_server_refusing_reports_gets_one_report_request_per_interval(refusal: Outcome) -> None:
+    core = _core()
+    sent_alone = 0
+    for second in range(0, 600):  # ten minutes; an event lost every second, flushes every second
+        now = T0 + second
+        _send(core, Reply(500), now=now, item=_item(second))
+        for forced in (False, True):
+            request = core.report_request(now, WALL, forced=forced)
+            if request is not None:
+                sent_alone += 1
+                core.settle(request, refusal, now, WALL)
+    assert sent_alone == 10
+    assert _lost(core) == {"send_error:error": 600}
+
+
+def test_the_event_refused_with_429_counts_in_stats_not_in_reports() -> None:
+    core = _core()
+    _send(core, Reply(429, {"x-sentry-rate-limits": "60:error:key"}))
+    assert core.report_request(T0 + 1, WALL, forced=True) is None  # nothing to report
+    assert _lost(core) == {"ratelimit_backoff:error": 1}
+
+
+# -- how many requests at once
+
+
+def test_width_is_one_until_the_server_answers_2xx() -> None:
+    core = _core()
+    assert core.width(4) == 1
+    _send(core, Reply(200))
+    assert core.width(4) == 4
+    _send(core, Reply(500))
+    assert core.width(4) == 1
+    _send(core, Reply(200))
+    _send(core, Failure(FailureKind.TIMEOUT), now=T0 + 10)
+    assert core.width(4) == 1
+    _send(core, Reply(202), now=T0 + 20)
+    assert core.width(4) == 4
+    _send(core, Reply(429), now=T0 + 30)
+    assert core.width(4) == 1
+
+
+# -- close
+
+
+def test_lost_at_close_reasons() -> None:
+    core = _core()
+    assert core.lost_at_close(_item(1), T0) is Reason.NETWORK_ERROR
+    _send(core, Reply(200, {"x-sentry-rate-limits": "60:error:key"}))
+    assert core.lost_at_close(_item(2), T0 + 1) is Reason.RATELIMIT_BACKOFF
+    assert core.lost_at_close(_item(3, category="transaction"), T0 + 1) is Reason.NETWORK_ERROR
+    assert _lost(core) == {
+        "network_error:error": 1,
+        "ratelimit_backoff:error": 1,
+        "network_error:transaction": 1,
+    }
+
+
+@pytest.mark.parametrize("outcome", [Reply(200), Reply(500), Reply(404), Failure(FailureKind.CONNECT)])
+def test_settle_without_accounting_updates_state_only(outcome: Outcome) -> None:
+    core = _core()
+    item = _item()
+    core.lost_at_close(item, T0)
+    request = core.build_request(item, T0, WALL)
+    decision = core.settle(request, outcome, T0, WALL, can_retry=True, account=False)
+    assert not isinstance(decision, (RetryLater, RetryAsStore))  # the adapter must not send it again
+    assert core.stats()["sent"] == 0
+    assert _lost(core) == {"network_error:error": 1}
+    assert core.width(4) == (4 if outcome == Reply(200) else 1)
 
 
 # -- an unreachable server: pause, keep the event, try again a few times
@@ -371,27 +475,59 @@ def _retry(core: DeliveryCore, item: EventItem, kind: FailureKind, now: float) -
     return core.settle(request, Failure(kind, "refused"), now, WALL, can_retry=True)
 
 
-def test_refused_connection_keeps_the_event_and_backs_off() -> None:
+@pytest.mark.parametrize("kind", [FailureKind.CONNECT, FailureKind.TLS])
+def test_unreachable_server_keeps_the_event_and_backs_off(kind: FailureKind) -> None:
     core = _core()
     item = _item()
     delays = []
-    for attempt in range(3):
-        decision = _retry(core, item, FailureKind.CONNECT, T0)
+    now = T0
+    for attempt in range(CONNECT_ATTEMPTS - 1):
+        decision = _retry(core, item, kind, now)
         assert isinstance(decision, RetryLater) and decision.event_id == item.event_id
         delays.append(decision.delay)
-        assert core.hold(T0) == decision.delay
-        item = EventItem(item.event_id, item.payload, item.category, attempt + 1)
-    assert delays == [0.5, 1.0, 2.0]
+        assert core.hold(now) == decision.delay
+        now += decision.delay  # the next attempt, once the pause is over
+        item = item.retried()
+        assert item.attempts == attempt + 1
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert sum(delays) > 30  # an outage of 30 s costs no event
     assert _lost(core) == {}
-    # The fourth failed attempt gives up on the event; the pause goes on growing, to a cap.
-    decision = _retry(core, item, FailureKind.CONNECT, T0)
+    # The last attempt gives up on the event; the pause stays at its cap.
+    decision = _retry(core, item, kind, now)
     assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
     assert _lost(core) == {"network_error:error": 1}
-    assert core.hold(T0) == 4.0
-    for _ in range(5):
-        _retry(core, _item(1), FailureKind.CONNECT, T0)
-    assert core.hold(T0) == 8.0
-    assert core.hold(T0 + 8.0) == 0.0
+    assert core.hold(now) == 8.0
+    assert core.hold(now + 8.0) == 0.0
+
+
+def test_failures_inside_a_pause_are_one_piece_of_evidence() -> None:
+    core = _core()
+    # Four requests in flight when the server went away: the first failure starts the pause ...
+    assert isinstance(_retry(core, _item(1), FailureKind.CONNECT, T0), RetryLater)
+    for n in (2, 3, 4):
+        decision = _retry(core, _item(n), FailureKind.CONNECT, T0 + 0.01 * n)
+        assert isinstance(decision, RetryLater)
+    # ... and the others, failing inside it, do not double it.
+    assert core.hold(T0) == 0.5
+    # A request sent after the pause that fails again doubles it.
+    _retry(core, _item(5), FailureKind.CONNECT, T0 + 0.5)
+    assert core.hold(T0 + 0.5) == 1.0
+
+
+def test_a_timeout_pauses_but_the_event_is_not_tried_again() -> None:
+    core = _core()
+    decision = _retry(core, _item(), FailureKind.TIMEOUT, T0)
+    assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
+    assert core.hold(T0) == 0.5  # the server does not answer: do not pile more requests on it
+
+
+def test_an_adapter_that_cannot_wait_drops_during_the_pause() -> None:
+    core = _core()
+    _send(core, Failure(FailureKind.CONNECT, "refused"))
+    assert core.turn_away(_item(1), T0 + 0.1, can_wait=False) is Reason.NETWORK_ERROR
+    assert core.turn_away(_item(2), T0 + 0.1) is None  # a queue waits instead
+    assert core.turn_away(_item(3), T0 + 0.5, can_wait=False) is None  # the pause is over
+    assert _lost(core) == {"network_error:error": 2}
 
 
 def test_any_reply_ends_the_pause() -> None:
@@ -404,8 +540,8 @@ def test_any_reply_ends_the_pause() -> None:
     assert core.hold(T0 + 2) == 0.5  # counting starts again
 
 
-@pytest.mark.parametrize("kind", [FailureKind.TIMEOUT, FailureKind.READ, FailureKind.TLS, FailureKind.OTHER])
-def test_only_refused_connections_are_retried(kind: FailureKind) -> None:
+@pytest.mark.parametrize("kind", [FailureKind.READ, FailureKind.OTHER])
+def test_a_reply_that_broke_is_not_retried_nor_paused_for(kind: FailureKind) -> None:
     core = _core()
     decision = _retry(core, _item(), kind, T0)
     assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR

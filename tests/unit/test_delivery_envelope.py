@@ -206,7 +206,7 @@ def test_report_only_envelope() -> None:
     core = _core()
     assert core.report_request(1.0, WALL) is None
     core.record_lost(Reason.NETWORK_ERROR, "error", 2)
-    request = core.report_request(1.0, WALL)
+    request = core.report_request(1.0, WALL, forced=True)
     assert request is not None
     assert request.item is None
     assert request.url.endswith("/api/42/envelope/")
@@ -220,7 +220,7 @@ def test_report_only_envelope() -> None:
     assert json.loads(items[0][1])["discarded_events"] == [
         {"reason": "network_error", "category": "error", "quantity": 2}
     ]
-    assert core.report_request(1.0, WALL) is None  # taken
+    assert core.report_request(1.0, WALL, forced=True) is None  # taken
 
 
 def test_parse_envelope_rejects_wrong_lengths() -> None:

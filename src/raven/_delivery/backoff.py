@@ -1,45 +1,58 @@
 """When to try the server again after it could not be reached. No I/O, no clock.
 
-A connection that cannot be made (refused, no route, DNS failure) means nothing reached the
-server, so the event can safely wait and be tried again: a Sentry server restarting for a few
-seconds must not cost the events captured meanwhile. The transports that queue (the threaded
-worker) keep the event at the head of their queue and pause every sender for :meth:`hold`:
-0.5 s after the first failure, doubling up to :data:`MAX_DELAY`. Any HTTP reply, whatever its
-status, ends the pause.
+Three failures say "the server cannot be reached now": a connection that could not be made
+(refused, no route, name resolution), a TLS handshake that failed, and a timeout. After any of
+them every sender pauses for :meth:`ConnectBackoff.hold`: 0.5 s after the first failure, doubling
+up to :data:`MAX_DELAY`. Any HTTP reply, whatever its status, ends the pause. Sending into a
+server that does not answer only adds load to it and costs each event a timeout; events that
+wait in the queue meanwhile are delivered when it answers again.
 
-An event is tried at most :data:`CONNECT_ATTEMPTS` times (about 7 s of outage), then counted as
-lost (``network_error``) and the next one gets its turn; meanwhile new events wait in the bounded
-queue, and overflow it during a long outage (counted ``queue_overflow``). Timeouts and broken
-replies are neither paused for (each attempt already waits its ``timeout``) nor retried (the
-server may have stored the event already).
+One failure is one piece of evidence however many requests meet it: requests already in flight
+when the pause starts (several sender threads, several loop tasks) fail inside that pause, and do
+not double it again. The pause grows only when a request sent after it fails too.
+
+Which events are tried again (:func:`retryable`): a refused connection or a failed TLS handshake
+means nothing reached the server, so the event waits at the head of the queue and is tried up to
+:data:`CONNECT_ATTEMPTS` times (about 30 s of outage) before it counts as lost
+(``network_error``). A timed-out event is not tried again (the server may have stored it), and
+neither is one whose reply broke half-way.
 """
 
 from __future__ import annotations
 
 from raven._delivery.model import FailureKind
 
-#: The first pause after a failed connection; it doubles with each further failure.
+#: The first pause after a failure; it doubles with each further failure.
 FIRST_DELAY = 0.5
 #: The longest pause between two attempts.
 MAX_DELAY = 8.0
-#: How many times one event is tried when the connection keeps failing.
-CONNECT_ATTEMPTS = 4
+#: How many times one event is tried while the connection keeps failing (pauses of 0.5, 1, 2,
+#: 4, 8, 8 and 8 s between the attempts: an outage of about 30 s costs no event).
+CONNECT_ATTEMPTS = 8
+
+#: Failures after which every sender pauses.
+PAUSING = frozenset({FailureKind.CONNECT, FailureKind.TLS, FailureKind.TIMEOUT})
+#: Failures after which nothing reached the server: the event may be tried again.
+NOTHING_SENT = frozenset({FailureKind.CONNECT, FailureKind.TLS})
 
 
 class ConnectBackoff:
-    """The pause before the next connection attempt, from consecutive connection failures."""
+    """The pause before the next attempt, from consecutive failures to reach the server."""
 
     def __init__(self) -> None:
         self._failures = 0
         self._until = 0.0
 
     def failed(self, kind: FailureKind, now: float) -> float:
-        """Record a failure; the pause it starts (0 for a failure that is not a refused connection).
+        """Record a failure; the pause in force after it (0 for a failure that does not pause).
 
-        A timeout already costs its sender the whole ``timeout``: no pause on top of it.
+        A failure inside a running pause came from a request sent before the pause began: the
+        same evidence, so the pause is not extended.
         """
-        if kind is not FailureKind.CONNECT:
+        if kind not in PAUSING:
             return 0.0
+        if now < self._until:
+            return self._until - now
         delay = min(MAX_DELAY, FIRST_DELAY * 2**self._failures)
         self._failures = min(self._failures + 1, 16)
         self._until = now + delay
@@ -57,4 +70,4 @@ class ConnectBackoff:
 
 def retryable(kind: FailureKind, attempts: int) -> bool:
     """True if an event whose ``attempts``-th try failed this way should be tried again."""
-    return kind is FailureKind.CONNECT and attempts < CONNECT_ATTEMPTS
+    return kind in NOTHING_SENT and attempts < CONNECT_ATTEMPTS

@@ -12,10 +12,25 @@ One :class:`DeliveryCore` per client. Adapters call it in this order for each ev
 
 ``now`` is a monotonic clock reading (seconds), ``wall`` a Unix time; the core never reads a clock.
 
+What else the core decides for every adapter:
+
+* :meth:`width`: how many requests may be in flight at once. One while the server's state is
+  unknown (nothing answered yet) or bad (its last answer was not a 2xx, or it could not be
+  reached); the adapter's connection limit once it answers 2xx. A burst against a server that
+  has not answered yet, is failing, or has just said 429 never fans out.
+* :meth:`hold`: the pause after the server could not be reached (``raven._delivery.backoff``).
+  Adapters that can keep events (a queue) wait it out; those that cannot (the synchronous
+  transports, whose caller would wait) drop what comes meanwhile (``admit(..., can_wait=False)``).
+* :meth:`report_request`: whether a client report goes on its own (``raven._delivery.reports``).
+* :meth:`lost_at_close`: the reason of an event still queued or in flight when a close gives up.
+
 Accounting: an event is counted as lost exactly once, under one reason: ``ratelimit_backoff`` in
-:meth:`admit`; ``network_error`` / ``send_error`` / ``ratelimit_backoff`` in :meth:`settle`; any
-other reason through :meth:`record_lost`. A :class:`RetryAsStore` or :class:`RetryLater` is not
-a loss (the event is sent again). Requests carrying only a client report are never counted as lost events.
+:meth:`admit`; ``network_error`` / ``send_error`` / ``ratelimit_backoff`` in :meth:`settle`;
+:meth:`lost_at_close`; any other reason through :meth:`record_lost`. A :class:`RetryAsStore` or
+:class:`RetryLater` is not a loss (the event is sent again). ``settle(..., account=False)`` updates
+the state without counting (an event a close already counted). Requests carrying only a client
+report are never counted as lost events. The event a 429 refused is in :meth:`stats` but never in
+a client report (the server counted it).
 
 Thread use: the threaded transports call one core from several threads. Every state change is a
 single attribute assignment or dict item update (atomic under the GIL); see ``ratelimit`` and
@@ -47,7 +62,7 @@ from raven._delivery.model import (
     Sent,
 )
 from raven._delivery.ratelimit import RateLimits
-from raven._delivery.reports import Key, LostEvents, report_payload
+from raven._delivery.reports import Key, LostEvents, ReportSchedule, report_payload
 
 ENVELOPE = "envelope"
 STORE = "store"
@@ -77,21 +92,39 @@ class DeliveryCore:
         self.backoff = ConnectBackoff()
         self._encoder = Encoder(dsn, client_name)
         self._lost = LostEvents()
+        self._reports = ReportSchedule()
         self._protocol = STORE if options.protocol == STORE else ENVELOPE
         self._sent = 0
         self._logged_413 = False
+        self._healthy = False  # the last answer was a 2xx
 
     @property
     def protocol(self) -> str:
         """``"envelope"``, or ``"store"`` (configured, or after the server answered 404)."""
         return self._protocol
 
-    def admit(self, item: EventItem, now: float) -> bool:
-        """True if the item may be sent now; else it is counted as ``ratelimit_backoff``."""
+    def admit(self, item: EventItem, now: float, can_wait: bool = True) -> bool:
+        """True if the item may be sent now; else it was counted lost (see :meth:`turn_away`)."""
+        return self.turn_away(item, now, can_wait) is None
+
+    def turn_away(self, item: EventItem, now: float, can_wait: bool = True) -> Optional[Reason]:
+        """None if the item may be sent now, else the reason it was counted lost under.
+
+        ``ratelimit_backoff`` while a rate limit covers its category. ``network_error`` during a
+        pause after the server could not be reached, for an adapter that cannot wait
+        (``can_wait=False``): its caller is not made to wait for a server known to be away.
+        """
         if self.rate_limits.is_limited(item.category, now):
             self._lost.add(Reason.RATELIMIT_BACKOFF.value, item.category)
-            return False
-        return True
+            return Reason.RATELIMIT_BACKOFF
+        if not can_wait and self.backoff.hold(now) > 0:
+            self._lost.add(Reason.NETWORK_ERROR.value, item.category)
+            return Reason.NETWORK_ERROR
+        return None
+
+    def width(self, limit: int) -> int:
+        """Requests that may be in flight at once: ``limit`` once the server answers 2xx, else 1."""
+        return max(1, limit) if self._healthy else 1
 
     def build_request(self, item: EventItem, now: float, wall: float) -> Request:
         """Encode the item for the current protocol, with any pending client report attached."""
@@ -106,37 +139,51 @@ class DeliveryCore:
             report = self._lost.take()
             if report:
                 extra = encoder.report_item(report_payload(report, rfc3339(wall)))
+                self._reports.sent(now)
         body = gzip_compress(encoder.envelope(item.event_id, item.payload, wall, extra))
         return Request(encoder.envelope_url, encoder.envelope_headers(), body, item, ENVELOPE, report)
 
-    def report_request(self, now: float, wall: float) -> Optional[Request]:
-        """A request carrying only the pending client report, or None if nothing is pending.
+    def report_request(self, now: float, wall: float, forced: bool = False) -> Optional[Request]:
+        """A request carrying only the pending client report, if one should go alone now.
 
-        None also when the server rate-limits the ``internal`` category, and in store mode (the
-        store endpoint takes no reports; the counts stay in :meth:`stats`).
+        ``forced``: a flush or close asks. Else at most once per ``REPORT_INTERVAL``; never within
+        an interval after a lone report failed (see ``raven._delivery.reports``). None also when
+        nothing is pending, when the server rate-limits the ``internal`` category, and in store
+        mode (the store endpoint takes no reports; the counts stay in :meth:`stats`).
         """
         if self._protocol == STORE or not self._lost.has_pending():
             return None
-        if self.rate_limits.is_limited(INTERNAL, now):
+        if self.rate_limits.is_limited(INTERNAL, now) or not self._reports.due(now, forced):
             return None
         report = self._lost.take()
         if not report:
             return None
+        self._reports.sent(now)
         encoder = self._encoder
         body = gzip_compress(encoder.report_envelope(report_payload(report, rfc3339(wall)), wall))
         return Request(encoder.envelope_url, encoder.envelope_headers(), body, None, ENVELOPE, report)
 
     def settle(
-        self, request: Request, outcome: Outcome, now: float, wall: float, can_retry: bool = False
+        self,
+        request: Request,
+        outcome: Outcome,
+        now: float,
+        wall: float,
+        can_retry: bool = False,
+        account: bool = True,
     ) -> Decision:
         """Interpret what the server (or the network) answered, update the state, decide.
 
         ``wall`` is needed only to read a ``Retry-After`` given as an HTTP date. ``can_retry``: the
         adapter can keep the event and wait :meth:`hold` (a queue); then a failed connection gives
-        :class:`RetryLater` instead of a loss, a few times (``backoff``).
+        :class:`RetryLater` instead of a loss, a few times (``backoff``). ``account=False``: the
+        event was already counted (a close gave up on it); only the state is updated.
         """
         item = request.item
         decision: Decision
+        self._healthy = isinstance(outcome, Reply) and 200 <= outcome.status < 300
+        if item is None and not self._healthy:
+            self._reports.failed(now)
         if isinstance(outcome, Reply):
             self.backoff.answered()
             category = item.category if item is not None else INTERNAL
@@ -146,7 +193,7 @@ class DeliveryCore:
                 self._logged_413 = True
         elif isinstance(outcome, Failure):
             delay = self.backoff.failed(outcome.kind, now)
-            retry = can_retry and item is not None and retryable(outcome.kind, item.attempts + 1)
+            retry = can_retry and account and item is not None and retryable(outcome.kind, item.attempts + 1)
             decision = decide_failure(request, outcome, delay if retry else None)
         else:  # an adapter bug; still account for the event
             decision = Dropped(
@@ -162,17 +209,39 @@ class DeliveryCore:
             self._protocol = STORE
             if item is None:  # a lone report cannot go to /store/: nothing to retry
                 return Dropped(None, Reason.SEND_ERROR, decision.log, 404)
+            if not account:
+                return Dropped(item.event_id, Reason.SEND_ERROR, None, 404)
             return decision
-        if item is not None:
+        if item is not None and account:
             if isinstance(decision, Sent):
                 self._sent += 1
             elif isinstance(decision, Dropped):
-                self._lost.add(decision.reason.value, item.category)
+                # The server counted the event it refused with 429: no client report for it.
+                self._lost.add(decision.reason.value, item.category, report=decision.status != 429)
         return decision
+
+    def give_back(self, request: Request) -> None:
+        """A request that was never sent: its client report's counts are pending again."""
+        if request.report:
+            self._lost.give_back(request.report)
 
     def hold(self, now: float) -> float:
         """Seconds a queueing adapter should wait before its next request (0: go ahead)."""
         return self.backoff.hold(now)
+
+    def lost_at_close(self, item: EventItem, now: float) -> Reason:
+        """Count an event still queued or in flight when a close stopped waiting; its reason.
+
+        ``ratelimit_backoff`` if a rate limit covers it (it would not have been sent), else
+        ``network_error``: the server did not take it in the time the close allowed.
+        """
+        reason = (
+            Reason.RATELIMIT_BACKOFF
+            if self.rate_limits.is_limited(item.category, now)
+            else Reason.NETWORK_ERROR
+        )
+        self._lost.add(reason.value, item.category)
+        return reason
 
     def record_lost(self, reason: Reason, category: str, quantity: int = 1) -> None:
         """Count events lost outside the core (queue overflow, sampling, before_send)."""

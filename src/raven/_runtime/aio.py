@@ -118,8 +118,12 @@ class _Binding:
         self.stop_signal: Optional[asyncio.Future[None]] = None  # resolved by shutdown()
         self.orphans: list[Request] = []  # requests of send tasks cancelled before they started
         self.draining = False  # shutting down: survive one cancellation, deliver until the deadline
+        self.drain_started = 0.0
+        self.closing_as = "close"  # or "exit", "the event loop stopped": for the log line
         self.hard_stop = False  # the drain deadline passed: give up
+        self.pump_closed = False
         self.finished = False
+        pump.start_task = self._start_task
         pump.resume_later = self._resume_later
 
     # -- on the loop
@@ -135,16 +139,15 @@ class _Binding:
                     self.guardian._log_destroy_pending = False  # type: ignore[attr-defined]
                 except AttributeError:
                     pass
-            if self.pump.offer(item):
-                self._start_task()
+            self.pump.offer(item)
         except Exception:
             errors.error("aio:offer", "Sentry: queuing an event failed", exc_info=True)
 
     def kick(self) -> None:
-        """A flush: the pump may want a send task for the pending client report alone."""
+        """A flush: the pump may start a send task for the pending client report alone."""
         try:
-            if not self.finished and self.pump.kick():
-                self._start_task()
+            if not self.finished:
+                self.pump.kick()
         except Exception:
             errors.error("aio:kick", "Sentry: sending the client report failed", exc_info=True)
 
@@ -157,10 +160,10 @@ class _Binding:
         self.loop.call_later(delay, self._resume)
 
     def _resume(self) -> None:
-        """The pause after a refused connection is over: send the queued events again."""
+        """The pause after a failed connection is over: send the queued events again."""
         try:
-            if not self.finished and self.pump.resume():
-                self._start_task()
+            if not self.finished:
+                self.pump.resume()
         except Exception:
             errors.error("aio:resume", "Sentry: resuming delivery failed", exc_info=True)
 
@@ -180,8 +183,8 @@ class _Binding:
             try:
                 outcome = await self._post(request)
             except asyncio.CancelledError:
+                self._give_up()  # past the shutdown deadline: what is queued or in flight is lost
                 pump.abandon(request)
-                pump.close()  # past the shutdown deadline: what is queued is lost
                 raise
             request = pump.finish(request, outcome)
 
@@ -217,9 +220,18 @@ class _Binding:
     def begin_drain(self, timeout: float) -> None:
         if not self.draining:
             self.draining = True
+            self.drain_started = self.loop.time()
             self.loop.call_later(max(0.0, timeout), self._stop_now)
 
+    def _give_up(self) -> None:
+        """Count every event still queued or in flight as lost (once), with one log line."""
+        if not self.pump_closed:
+            self.pump_closed = True
+            waited = self.loop.time() - self.drain_started if self.draining else 0.0
+            self.pump.close(waited, self.closing_as)
+
     def _stop_now(self) -> None:
+        self._give_up()
         self.hard_stop = True
         for task in list(self.tasks):
             task.cancel()
@@ -230,6 +242,7 @@ class _Binding:
             await self.stop_signal  # until the client closes ...
         except asyncio.CancelledError:
             _uncancel()  # ... or the loop shuts down (asyncio.run cancels every task)
+            self.closing_as = "the event loop stopped"
         self.begin_drain(self.shutdown_timeout)
         deadline = self.loop.time() + self.shutdown_timeout
         try:
@@ -249,14 +262,7 @@ class _Binding:
                     if self.loop.time() >= deadline:
                         break
             if not idle:
-                left = self.pump.unsettled
                 self._stop_now()
-                errors.warning(
-                    "aio:shutdown",
-                    "Sentry: %d event(s) could not be sent before the event loop stopped (waited %.1f s)",
-                    left,
-                    self.shutdown_timeout,
-                )
         finally:
             self._finish()
             poster, self.poster = self.poster, None
@@ -268,7 +274,7 @@ class _Binding:
 
     def _finish(self) -> None:
         self.finished = True
-        self.pump.close()
+        self._give_up()
         _unregister(self)
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -291,9 +297,10 @@ class _Binding:
             handle.cancel()
             self.pump.forget(idle)
 
-    async def shutdown(self, timeout: float) -> None:
-        """Deliver for at most ``timeout`` seconds, then close the HTTP client."""
+    async def shutdown(self, timeout: float, when: str = "close") -> None:
+        """Deliver for at most ``timeout`` seconds, count what is left, then close the HTTP client."""
         self.shutdown_timeout = timeout
+        self.closing_as = when
         guardian = self.guardian
         if guardian is None:
             self._finish()
@@ -343,22 +350,16 @@ class _Binding:
         """At interpreter exit: deliver for at most ``timeout`` where the loop can still run."""
         if self.pid != os.getpid() or self.finished:
             return
+        self.closing_as = "exit"
         if self.loop.is_closed():
-            self.pump.close()  # closed without a shutdown we could run (or its tasks never started)
+            self._give_up()  # closed without a shutdown we could run (or its tasks never started)
             return
         if self.loop.is_running():
-            if not self.flush_blocking(timeout):
-                errors.warning(
-                    "aio:exit",
-                    "Sentry: %d event(s) could not be sent before exit (waited %.1f s, the shutdown_timeout)",
-                    self.pump.unsettled,
-                    timeout,
-                )
+            self.run_coroutine(self.shutdown(timeout, "exit"), timeout + 1.0)
             if self.private is not None:
-                self.run_coroutine(self.shutdown(0), 1.0)
                 self.private.stop(1.0)
         elif running_loop() is None:
-            self.loop.run_until_complete(self.shutdown(timeout))
+            self.loop.run_until_complete(self.shutdown(timeout, "exit"))
 
     def run_coroutine(self, coroutine: Any, timeout: float) -> Any:
         """Run ``coroutine`` on the bound loop from another thread; None if it did not finish."""
@@ -487,21 +488,21 @@ class LoopDispatcher:
             errors.error("aio:flush", "Sentry: flush failed", exc_info=True)
             return False
 
-    def close(self, timeout: Optional[float] = None) -> None:
-        """Deliver for at most ``timeout`` (blocking off the loop; in the background on it), then stop."""
+    def close(self, timeout: Optional[float] = None) -> Optional[asyncio.Task[None]]:
+        """Deliver for at most ``timeout``, then stop: blocking off the loop; on the loop it cannot
+        wait, so it returns the shutdown Task to await (``await transport.aclose()`` is the same)."""
         with self._lock:
             self._closed = True
             binding = self._binding
         if binding is None or binding.pid != os.getpid():
-            return
+            return None
         try:
             limit = self._timeout(timeout)
             running = running_loop()
             if running is binding.loop:
-                binding.loop.create_task(binding.shutdown(limit))
-                return
+                return binding.loop.create_task(binding.shutdown(limit))
             if binding.loop.is_closed():
-                return
+                return None
             if binding.loop.is_running():
                 started = time.monotonic()
                 binding.run_coroutine(binding.shutdown(limit), limit + 1.0)
@@ -511,6 +512,7 @@ class LoopDispatcher:
                 binding.loop.run_until_complete(binding.shutdown(limit))
         except Exception:
             errors.error("aio:close", "Sentry: close failed", exc_info=True)
+        return None
 
     async def close_async(self, timeout: Optional[float] = None) -> None:
         """Deliver for at most ``timeout`` without blocking the loop, then stop."""
@@ -556,7 +558,7 @@ class LoopDispatcher:
             if binding is not None:
                 _unregister(binding)
                 if binding.loop.is_closed():
-                    binding.pump.close()  # count what it could not send
+                    binding._give_up()  # count what it could not send
             pump = Pump(self.core, self.options, self.limit)
             binding = _Binding(loop, pump, self.make_poster, self.options.shutdown_timeout, private)
             self._binding = binding

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from raven._delivery.model import EventItem
 
@@ -17,4 +17,9 @@ class Dispatcher(Protocol):
         """Wait until every submitted event is settled (sent or counted lost); False on timeout."""
         ...
 
-    def close(self, timeout: Optional[float] = None) -> None: ...
+    def close(self, timeout: Optional[float] = None) -> Any:
+        """Deliver for at most ``timeout``, then count whatever is left as lost, and stop.
+
+        Returns None, or on an event loop's own thread the loop's idiom to wait on.
+        """
+        ...

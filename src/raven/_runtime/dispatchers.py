@@ -121,13 +121,10 @@ class SyncDispatcher:
         try:
             core = self.core
             now, wall = _now()
-            if not core.admit(item, now):
-                log_rate_limited(item.category)
-                if self.raise_send_errors:
-                    # The application handles backoff itself (raven 6.10's meaning): tell it.
-                    error = RateLimited(
-                        "rate limited by Sentry; event dropped", _limited_for(core, item, now)
-                    )
+            refused = core.turn_away(item, now, can_wait=False)
+            if refused is not None:
+                turned = _turned_away(core, item, refused, now)
+                error = turned if self.raise_send_errors else None
                 return
             request = core.build_request(item, now, wall)
             outcome, error = self._exchange(request)
@@ -153,7 +150,7 @@ class SyncDispatcher:
             return True
         try:
             if not self._last_failed:
-                request = self.core.report_request(*_now())
+                request = self.core.report_request(*_now(), forced=True)
                 if request is not None:
                     outcome, _ = self._exchange(request)
                     log_decision(self.core.settle(request, outcome, *_now()))
@@ -192,8 +189,9 @@ class CallbackDispatcher:
         try:
             core = self.core
             now, wall = _now()
-            if not core.admit(item, now):
-                log_rate_limited(item.category)
+            refused = core.turn_away(item, now, can_wait=False)
+            if refused is not None:
+                _log_turned_away(item, refused)
                 return
             with self._cond:
                 if self._outstanding >= self._limit:
@@ -258,7 +256,7 @@ class CallbackDispatcher:
             limit = float(self.core.options.shutdown_timeout) if timeout is None else max(0.0, float(timeout))
             deadline = time.monotonic() + limit
             if not self._last_failed:
-                request = self.core.report_request(*_now())
+                request = self.core.report_request(*_now(), forced=True)
                 if request is not None:
                     with self._cond:
                         self._outstanding += 1
@@ -276,6 +274,30 @@ class CallbackDispatcher:
 
     def close(self, timeout: Optional[float] = None) -> None:
         self.flush(timeout)
+
+
+def _log_turned_away(item: EventItem, reason: Reason = Reason.RATELIMIT_BACKOFF) -> None:
+    if reason is Reason.RATELIMIT_BACKOFF:
+        log_rate_limited(item.category)
+    else:
+        errors.warning(
+            "unreachable",
+            "Sentry: the server could not be reached; events are dropped until the next attempt",
+        )
+
+
+def _turned_away(core: DeliveryCore, item: EventItem, reason: Reason, now: float) -> BaseException:
+    """Log an event the core turned away before sending; the exception ``raise_send_errors`` raises."""
+    _log_turned_away(item, reason)
+    if reason is Reason.RATELIMIT_BACKOFF:
+        # The application handles backoff itself (raven 6.10's meaning): tell it.
+        return RateLimited("rate limited by Sentry; event dropped", _limited_for(core, item, now))
+    from raven.transport.http import TransportNetworkError
+
+    pause = core.hold(now)
+    return TransportNetworkError(
+        Failure(FailureKind.CONNECT, f"the server could not be reached; next attempt in {pause:.1f} s")
+    )
 
 
 def _limited_for(core: DeliveryCore, item: EventItem, now: float) -> float:

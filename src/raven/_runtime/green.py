@@ -31,6 +31,9 @@ from raven._runtime.pump import Pump
 
 __all__ = ("GreenDispatcher", "GreenEvent", "GreenLibrary", "green_connection_class")
 
+#: A close from a foreign OS thread waits this long for the hub to count what is left.
+SHUT_WAIT = 1.0
+
 
 class GreenEvent(Protocol):
     def set(self) -> None: ...
@@ -143,6 +146,7 @@ class GreenDispatcher:
         self._library = library
         self._new_connection = connection_factory
         self._idle: list[Connection] = []
+        self.pump.start_task = lambda: library.spawn(self._send)
         self.pump.resume_later = lambda delay: library.spawn_later(delay, self._resume)
         self._pid = os.getpid()
         self._closed = False
@@ -182,47 +186,58 @@ class GreenDispatcher:
             return False
 
     def close(self, timeout: Optional[float] = None) -> None:
-        """Deliver what is queued (at most ``timeout``), then count the rest lost and stop."""
+        """Deliver what is queued (at most ``timeout``); then, before returning, count every event
+        still queued or in flight as lost, and stop."""
+        self._close(timeout, "close")
+
+    def _close(self, timeout: Optional[float], when: str) -> None:
         if self._closed:
             return
+        started = time.monotonic()
         self.flush(timeout)
         self._closed = True
         _live.discard(self)
+        waited = time.monotonic() - started
         try:
             if self._library.in_hub_thread():
-                self._shut()
-            else:
-                self._library.call_threadsafe(self._shut)
+                self._shut(waited, when)
+                return
+            # A foreign OS thread: the hub counts what is left at its next turn; wait for that.
+            done = self._library.real_lock()
+            done.acquire()
+            self._library.call_threadsafe(self._shut, waited, when, done.release)
+            done.acquire(True, SHUT_WAIT)
         except Exception:
             errors.error("green:close", "Sentry: close failed", exc_info=True)
 
     # -- on the hub's thread
 
-    def _shut(self) -> None:
-        self.pump.close()
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+    def _shut(self, waited: float, when: str, then: Optional[Callable[[], None]] = None) -> None:
+        try:
+            self.pump.close(waited, when)
+            idle, self._idle = self._idle, []
+            for connection in idle:
+                connection.close()
+        finally:
+            if then is not None:
+                then()
 
     def _offer(self, item: EventItem) -> None:
         try:
-            if self.pump.offer(item):
-                self._library.spawn(self._send)
+            self.pump.offer(item)
         except Exception:
             errors.error("green:offer", "Sentry: queueing an event failed", exc_info=True)
 
     def _resume(self) -> None:
-        """The pause after a refused connection is over: send the queued events again."""
+        """The pause after a failed connection is over: send the queued events again."""
         try:
-            if self.pump.resume():
-                self._send()
+            self.pump.resume()
         except Exception:
             errors.error("green:resume", "Sentry: resuming delivery failed", exc_info=True)
 
     def _kick(self) -> None:
-        """A flush: the pump may want a send task for the pending client report alone."""
-        if self.pump.kick():
-            self._library.spawn(self._send)
+        """A flush: the pump may start a send task for the pending client report alone."""
+        self.pump.kick()
 
     def _kick_then(self, idle: Callable[[], None]) -> None:
         """A flush from a foreign thread, on the hub: kick, then ``idle()`` once all is settled."""
@@ -260,7 +275,7 @@ class GreenDispatcher:
 
     def _flush_at_exit(self, timeout: float) -> None:
         if not self._closed and self._library.in_hub_thread():
-            self.flush(timeout)
+            self._close(timeout, "exit")
 
 
 # -- at interpreter exit, while the hub can still run: deliver within shutdown_timeout

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
 from raven._delivery.model import Decision, Dropped, Reason, RetryAsStore, RetryLater
@@ -95,6 +96,23 @@ def log_queue_overflow(queue_size: int, queue_bytes: int) -> None:
         "Sentry: the event queue is full (%d events or %d bytes) or closed; event dropped",
         queue_size,
         queue_bytes,
+    )
+
+
+def log_lost_at_close(reasons: Iterable[Reason], waited: float, when: str = "close") -> None:
+    """Events a close (or the exit) gave up on, counted under ``reasons``: one line with counts."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason.value] = counts.get(reason.value, 0) + 1
+    if not counts:
+        return
+    errors.warning(
+        f"lost_at_{when}",
+        "Sentry: %d event(s) could not be sent before %s (waited %.1f s); counted as %s",
+        sum(counts.values()),
+        when,
+        waited,
+        ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())),
     )
 
 

@@ -1,16 +1,25 @@
 """Delivery bookkeeping for the transports whose sends are tasks on an event loop.
 
 gevent, eventlet, tornado, twisted and asyncio each start send tasks in their own idiom, but the
-rules are the same and live here once: a queue bounded by count and bytes (overflow drops the
-new event, counted ``queue_overflow``), at most ``limit`` sends in flight, the rate-limit check
-again when an event leaves the queue, one retry to ``/store/`` when the core says so, the pending
-client report when the queue runs dry (or, with nothing to send, when ``flush`` asks: :meth:`Pump.kick`),
-a pause with the event kept after a refused connection (when the adapter sets
-:attr:`Pump.resume_later`), and a count of unsettled events for ``flush``.
+rules are the same and live here once:
 
-A :class:`Pump` does no I/O and starts nothing. It is not thread-safe: call it from the loop's
-thread only (adapters hop onto the loop first when a capture comes from another thread). An
-adapter's send task is, in its own idiom::
+* a queue bounded by count and bytes (overflow drops the new event, counted ``queue_overflow``);
+* at most ``DeliveryCore.width(limit)`` send tasks: one while the server has not answered 2xx yet
+  (or is failing), ``limit`` once it does, so a burst never fans out into an unknown server;
+* the rate-limit check when a request is taken, right before its bytes leave;
+* one retry to ``/store/`` when the core says so;
+* a pause with the event kept after a failed connection (``raven._delivery.backoff``), resumed on
+  the loop's timer (:attr:`Pump.resume_later`);
+* the client report: on its own only when the core says one is due (the queue ran dry), or when a
+  flush asks (:meth:`Pump.kick`);
+* a count of unsettled events for ``flush``, and at :meth:`Pump.close` every event still queued or
+  in flight counted (``DeliveryCore.lost_at_close``) and logged in one line; a send that finishes
+  after that is not counted again.
+
+A :class:`Pump` does no I/O. It is not thread-safe: call it from the loop's thread only (adapters
+hop onto the loop first when a capture comes from another thread). The adapter sets
+:attr:`Pump.start_task` (start one send task) and :attr:`Pump.resume_later`; a send task is, in
+its own idiom::
 
     request = pump.take()
     while request is not None:
@@ -36,7 +45,11 @@ from raven._delivery.model import (
     RetryAsStore,
     RetryLater,
 )
-from raven._runtime.logs import log_decision, log_queue_overflow, log_rate_limited
+from raven._runtime.logs import log_decision, log_lost_at_close, log_queue_overflow, log_rate_limited
+
+
+def _no_task() -> None:
+    raise RuntimeError("the adapter did not set Pump.start_task")
 
 
 class Pump:
@@ -48,14 +61,17 @@ class Pump:
         self.limit = max(1, limit)
         self._queue: deque[EventItem] = deque()
         self._queued_bytes = 0
-        self._in_flight = 0  # send tasks running
+        self._in_flight = 0  # send tasks started and not ended
         self._unsettled = 0  # events offered and reports started, not yet sent or counted lost
+        self._sending: dict[int, Request] = {}  # requests taken and not finished, by id
         self._last_failed = False
         self._closed = False
         self._on_idle: list[Callable[[], None]] = []
+        #: Set by the adapter: start one send task (it calls :meth:`take`, then :meth:`finish` ...).
+        self.start_task: Callable[[], None] = _no_task
         #: Set by an adapter that can wait: ``resume_later(delay)`` calls :meth:`resume` after
-        #: ``delay`` seconds on the loop, and starts a send task if it says so. With it, events
-        #: that meet a refused connection wait in the queue (``raven._delivery.backoff``).
+        #: ``delay`` seconds on the loop. With it, events that meet a failed connection wait in the
+        #: queue (``raven._delivery.backoff``).
         self.resume_later: Optional[Callable[[float], None]] = None
         self._resume_pending = False
         self._kicked: Optional[Request] = None  # a report flush asked for, until its task takes it
@@ -68,43 +84,41 @@ class Pump:
     def in_flight(self) -> int:
         return self._in_flight
 
-    def offer(self, item: EventItem) -> bool:
-        """Queue ``item`` (or count it lost). True when the adapter should start a send task."""
+    def offer(self, item: EventItem) -> None:
+        """Queue ``item`` (or count it lost); start a send task if the width allows one more."""
         core = self.core
         if not core.admit(item, time.monotonic()):
             log_rate_limited(item.category)
-            return False
+            return
         options = self.options
         size = len(item.payload)
         if self._closed or not options.queue_has_room(len(self._queue), self._queued_bytes, size):
             core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
             log_queue_overflow(options.queue_size, options.queue_bytes)
-            return False
+            return
         self._queue.append(item)
         self._queued_bytes += size
         self._unsettled += 1
-        if self._in_flight < self.limit:
-            self._in_flight += 1
-            return True
-        return False
+        self._grow(1)
 
-    def kick(self) -> bool:
+    def kick(self) -> None:
         """``flush`` asks: with no send task running, send the pending client report on its own
-        (after drops that no later event carries, e.g. during a rate limit). True when the adapter
-        should start a send task for it."""
+        (after drops that no later event carries, e.g. during a rate limit), if the core agrees."""
         if self._in_flight or self._closed or self._last_failed:
-            return False
-        report = self.core.report_request(time.monotonic(), time.time())
+            return
+        report = self.core.report_request(time.monotonic(), time.time(), forced=True)
         if report is None:
-            return False
+            return
         self._kicked = report
         self._in_flight += 1
-        self._unsettled += 1
-        return True
+        self._unsettled += 1  # counted like an event, so that a flush returns once it is out
+        self.start_task()
 
     def take(self) -> Optional[Request]:
         """The next request for a send task; None means the task ends (it is no longer counted)."""
         request = self._next()
+        if request is not None:
+            self._sending[id(request)] = request
         self._notify_idle()  # only now: a report started by this call still counts as unsettled
         return request
 
@@ -113,25 +127,29 @@ class Pump:
         if self._kicked is not None:
             request, self._kicked = self._kicked, None
             return request
-        if self._queue and self.resume_later is not None and not self._closed:
-            pause = core.hold(time.monotonic())
-            if pause > 0:  # the server could not be reached: this task ends, one resumes later
+        if self._queue and not self._closed:
+            if self.resume_later is not None:
+                pause = core.hold(time.monotonic())
+                if pause > 0:  # the server could not be reached: this task ends, one resumes later
+                    self._in_flight -= 1
+                    if not self._resume_pending:
+                        self._resume_pending = True
+                        self.resume_later(pause)
+                    return None
+            if self._in_flight > core.width(self.limit):  # the server is failing: fewer tasks
                 self._in_flight -= 1
-                if not self._resume_pending:
-                    self._resume_pending = True
-                    self.resume_later(pause)
                 return None
         while self._queue:
             item = self._queue.popleft()
             self._queued_bytes -= len(item.payload)
             if core.admit(item, time.monotonic()):  # a limit may have started while it waited
                 return core.build_request(item, time.monotonic(), time.time())
+            log_rate_limited(item.category)
             self._unsettled -= 1
         self._in_flight -= 1
         if self._in_flight == 0 and not self._last_failed and not self._closed:
             report = core.report_request(time.monotonic(), time.time())
             if report is not None:
-                # Counted like an event, so that a flush returns once the report is out too.
                 self._in_flight += 1
                 self._unsettled += 1
                 return report
@@ -140,37 +158,61 @@ class Pump:
     def finish(self, request: Request, outcome: Outcome) -> Optional[Request]:
         """Settle ``request``; return what the same task sends next (a retry or the next request)."""
         core = self.core
+        owned = self._sending.pop(id(request), None) is not None
         self._last_failed = isinstance(outcome, Failure)
         can_retry = self.resume_later is not None and not self._closed
-        decision = core.settle(request, outcome, time.monotonic(), time.time(), can_retry=can_retry)
+        decision = core.settle(
+            request, outcome, time.monotonic(), time.time(), can_retry=can_retry, account=owned
+        )
+        if not owned:  # a close counted it already; the task ends
+            self._in_flight -= 1
+            self._notify_idle()
+            return None
         log_decision(decision)
         item = request.item
         if isinstance(decision, RetryAsStore) and item is not None:
-            return core.build_request(item, time.monotonic(), time.time())
+            retry = core.build_request(item, time.monotonic(), time.time())
+            self._sending[id(retry)] = retry
+            return retry
         if isinstance(decision, RetryLater) and item is not None:
             # Back at the head of the queue, still unsettled; take() pauses before it.
             self._queue.appendleft(item.retried())
             self._queued_bytes += len(item.payload)
             return self.take()
         self._unsettled -= 1  # the event or the report: take() tells the idle waiters
+        self._grow(len(self._queue) - 1)  # a 2xx may have widened the way (this task takes one)
         return self.take()
 
-    def resume(self) -> bool:
-        """After a pause (see :attr:`resume_later`): True when the adapter should start a send task."""
+    def resume(self) -> None:
+        """After a pause (see :attr:`resume_later`): start a send task for the queued events."""
         self._resume_pending = False
-        if self._queue and not self._closed and self._in_flight < self.limit:
-            self._in_flight += 1
-            return True
-        return False
+        self._grow(1)
 
-    def close(self) -> None:
-        """Refuse new events; count the queued ones as lost (``queue_overflow``)."""
+    def close(self, waited: float = 0.0, when: str = "close") -> None:
+        """Refuse new events; count every event still queued or in flight as lost (one log line).
+
+        ``waited``: how long the close waited before giving up (for the log line).
+        """
         self._closed = True
-        while self._queue:
-            item = self._queue.popleft()
-            self.core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
-            self._settle_one()
+        core = self.core
+        given_up = list(self._queue)
+        settled = len(given_up)
+        self._queue.clear()
         self._queued_bytes = 0
+        for request in self._sending.values():
+            settled += 1
+            if request.item is not None:
+                given_up.append(request.item)
+        self._sending.clear()
+        if self._kicked is not None:
+            core.give_back(self._kicked)
+            self._kicked = None
+            settled += 1
+        now = time.monotonic()
+        reasons = [core.lost_at_close(item, now) for item in given_up]
+        self._unsettled -= settled
+        log_lost_at_close(reasons, waited, when)
+        self._notify_idle()
 
     def when_idle(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once nothing is unsettled (at once if nothing is)."""
@@ -186,18 +228,25 @@ class Pump:
 
     def abandon(self, request: Request) -> None:
         """The task could not send ``request`` (it was cancelled): settle it as lost; the task ends."""
-        log_decision(
-            self.core.settle(
-                request, Failure(FailureKind.OTHER, "send cancelled"), time.monotonic(), time.time()
+        if self._sending.pop(id(request), None) is not None:
+            log_decision(
+                self.core.settle(
+                    request, Failure(FailureKind.OTHER, "send cancelled"), time.monotonic(), time.time()
+                )
             )
-        )
-        self._unsettled -= 1
+            self._unsettled -= 1
         self._in_flight -= 1
         self._notify_idle()
 
-    def _settle_one(self) -> None:
-        self._unsettled -= 1
-        self._notify_idle()
+    def _grow(self, wanted: int) -> None:
+        """Start up to ``wanted`` more send tasks, as far as the width allows."""
+        if self._closed or self._resume_pending:
+            return
+        width = self.core.width(self.limit)
+        while wanted > 0 and self._in_flight < width:
+            self._in_flight += 1
+            wanted -= 1
+            self.start_task()
 
     def _notify_idle(self) -> None:
         if self._unsettled == 0 and self._on_idle:

@@ -46,14 +46,19 @@ from raven._delivery.dsn import TransportOptions
 from raven._delivery.model import (
     EventItem,
     Failure,
-    FailureKind,
     Outcome,
     Reason,
     Request,
     RetryAsStore,
     RetryLater,
 )
-from raven._runtime.logs import errors, log_decision, log_queue_overflow, log_rate_limited
+from raven._runtime.logs import (
+    errors,
+    log_decision,
+    log_lost_at_close,
+    log_queue_overflow,
+    log_rate_limited,
+)
 
 #: Start another sender when more than this many events wait per running sender (and none is idle).
 BACKLOG_PER_SENDER = 4
@@ -61,8 +66,10 @@ BACKLOG_PER_SENDER = 4
 EXTRA_SENDER_IDLE = 60.0
 #: At interpreter exit a backlog may use this many times ``max_connections`` senders.
 EXIT_CONNECTIONS_FACTOR = 4
-#: An idle sender sends the pending client report (events lost outside the worker) this often.
+#: An idle sender looks this often whether a client report is due (``DeliveryCore.report_request``).
 REPORT_INTERVAL = 30.0
+#: A close waits at most this long for events whose reply came just before it gave up.
+SETTLING_WAIT = 0.5
 
 
 class Poster(Protocol):
@@ -127,8 +134,12 @@ class Worker:
         self._queue: deque[_Entry] = deque()
         self._queued_bytes = 0
         self._unsettled = 0  # entries submitted and not yet settled (queued or in flight)
+        # Entries taken by a sender and not yet settled, by id: what a close counts if it gives up.
+        self._in_flight: dict[int, _Entry] = {}
+        self._owned: set[int] = set()  # in flight, claimed by their sender after the exchange
         self._senders = 0
         self._idle = 0
+        self._cap = self.options.max_connections  # senders at most (more at exit)
         self._closed = False
         self._started = False
         self._last_failed = False
@@ -168,7 +179,7 @@ class Worker:
         """Wait until everything submitted is settled. ``timeout=None``: ``shutdown_timeout``.
 
         Also sends the pending client report, unless the last exchange failed (the server is
-        unreachable: the report would only add a timeout).
+        unreachable: the report would only add a timeout) or the core holds it back.
         """
         try:
             if self._pid != os.getpid():
@@ -177,9 +188,9 @@ class Worker:
             deadline = time.monotonic() + limit
             core = self.core
             if core is not None and self._started and not self._last_failed:
-                report = core.report_request(time.monotonic(), time.time())
+                report = core.report_request(time.monotonic(), time.time(), forced=True)
                 if report is not None and not self._enqueue(report):
-                    self._give_back(report)
+                    core.give_back(report)
             with self._settled:
                 while self._unsettled > 0:
                     remaining = deadline - time.monotonic()
@@ -194,19 +205,32 @@ class Worker:
     def close(self, timeout: Optional[float] = None) -> None:
         """Deliver what is queued (at most ``timeout``, default ``shutdown_timeout``), then stop.
 
-        Events still queued then are dropped and counted as ``queue_overflow``; later submits too.
+        Every event not delivered by then, queued or in flight, is counted before this returns
+        (``network_error``, or ``ratelimit_backoff`` while a limit covers it) and logged in one
+        line; a send still in flight finishes in the background without being counted again.
+        Later submits are dropped (``queue_overflow``).
         """
+        self._close(timeout, "close")
+
+    def _close(self, timeout: Optional[float], when: str) -> None:
         try:
+            started = time.monotonic()
             self.flush(timeout)
             with self._work:
                 self._closed = True
-                dropped = list(self._queue)
+                given_up = list(self._queue) + list(self._in_flight.values())
                 self._queue.clear()
                 self._queued_bytes = 0
-                self._unsettled -= len(dropped)
+                self._in_flight.clear()
+                self._settle_locked(len(given_up))
                 self._work.notify_all()
                 self._settled.notify_all()
-            self._count_dropped(dropped)
+                # Entries whose reply just came are being settled by their sender (no I/O left).
+                deadline = time.monotonic() + SETTLING_WAIT
+                while self._owned and time.monotonic() < deadline:
+                    self._settled.wait(max(0.0, deadline - time.monotonic()))
+            reasons = self._count_given_up(given_up)
+            log_lost_at_close(reasons, time.monotonic() - started, when)
         except Exception:
             errors.error("worker:close", "Sentry: close failed", exc_info=True)
 
@@ -241,11 +265,7 @@ class Worker:
             self._queued_bytes += size
             self._unsettled += 1
             self._started = True
-            start = self._senders == 0 or (
-                self._idle == 0
-                and self._senders < options.max_connections
-                and len(self._queue) > BACKLOG_PER_SENDER * self._senders
-            )
+            start = self._wants_sender()
             if start:
                 self._senders += 1
             else:
@@ -254,13 +274,29 @@ class Worker:
             self._start_sender()
         return True
 
+    def _width(self) -> int:
+        """Entries that may be in flight at once (see ``DeliveryCore.width``)."""
+        core = self.core
+        return core.width(self._cap) if core is not None else self._cap
+
+    def _wants_sender(self) -> bool:
+        """With the lock held: whether the backlog needs one more sender thread."""
+        if self._senders == 0:
+            return bool(self._queue)
+        return (
+            self._idle == 0
+            and self._senders < self._width()
+            and len(self._queue) > BACKLOG_PER_SENDER * self._senders
+        )
+
     def _grow_for_exit(self) -> None:
         """Start the senders a backlog needs to leave within the exit wait."""
-        limit = EXIT_CONNECTIONS_FACTOR * self.options.max_connections
         with self._work:
-            wanted = min(limit, -(-len(self._queue) // BACKLOG_PER_SENDER))
+            self._cap = EXIT_CONNECTIONS_FACTOR * self.options.max_connections
+            wanted = min(self._width(), -(-len(self._queue) // BACKLOG_PER_SENDER))
             extra = max(0, wanted - self._senders)
             self._senders += extra
+            self._work.notify_all()
         for _ in range(extra):
             self._start_sender()
 
@@ -282,9 +318,13 @@ class Worker:
 
     def _run(self) -> None:
         poster: Optional[Poster] = None
+        turned_away: list[str] = []
         try:
             while True:
-                entry = self._next_entry()
+                entry = self._next_entry(turned_away)
+                for category in turned_away:
+                    log_rate_limited(category)
+                turned_away.clear()
                 if entry is None:
                     return
                 try:
@@ -299,14 +339,11 @@ class Worker:
                     else:
                         entry.run(poster)
                 except Exception:
-                    if isinstance(entry, EventItem) and self.core is not None and poster is None:
+                    if isinstance(entry, EventItem) and self.core is not None and self._claim(entry):
                         self.core.record_lost(Reason.SEND_ERROR, entry.category)
                     errors.error("worker:deliver", "Sentry: delivering an event failed", exc_info=True)
                 finally:
-                    with self._work:
-                        self._unsettled -= 1
-                        if self._unsettled <= 0:
-                            self._settled.notify_all()
+                    self._done(entry)
         except BaseException:
             with self._work:
                 self._senders -= 1  # _next_entry did not count this exit
@@ -317,16 +354,39 @@ class Worker:
                     self._posters.discard(poster)
                 poster.close()
 
-    def _next_entry(self) -> Optional[_Entry]:
-        """The next entry to process; None (and this sender is no longer counted) when it should exit."""
+    def _next_entry(self, turned_away: list[str]) -> Optional[_Entry]:
+        """The next entry to process; None (and this sender is no longer counted) when it should exit.
+
+        Events a rate limit now covers are counted and skipped here (their categories are appended
+        to ``turned_away`` for the caller to log outside the lock).
+        """
+        core = self.core
         with self._work:
             while True:
-                if self._queue:
+                if self._queue and not self._closed:
                     pause = self._hold()
-                    if pause <= 0 or self._closed:
-                        break
-                    self._work.wait(pause)  # the server could not be reached: let it come back
-                    continue
+                    if pause > 0:
+                        self._work.wait(pause)  # the server could not be reached: let it come back
+                        continue
+                    if len(self._in_flight) >= self._width():
+                        self._idle += 1
+                        try:
+                            self._work.wait()  # woken when a send ends
+                        finally:
+                            self._idle -= 1
+                        continue
+                    entry = self._queue.popleft()
+                    self._queued_bytes -= _size(entry)
+                    if (
+                        isinstance(entry, EventItem)
+                        and core is not None
+                        and not core.admit(entry, time.monotonic())
+                    ):  # a limit started while it waited
+                        turned_away.append(entry.category)
+                        self._settle_locked(1)
+                        continue
+                    self._in_flight[id(entry)] = entry
+                    return entry
                 if self._closed:
                     self._senders -= 1
                     return None
@@ -343,10 +403,44 @@ class Worker:
                 report = self._idle_report()
                 if report is not None:
                     self._unsettled += 1
+                    self._in_flight[id(report)] = report
                     return report
-            entry = self._queue.popleft()
-            self._queued_bytes -= _size(entry)
-            return entry
+
+    def _claim(self, entry: _Entry) -> bool:
+        """Take over the accounting of an entry in flight; False if a close already counted it
+        (or it was claimed before)."""
+        key = id(entry)
+        with self._work:
+            if self._in_flight.pop(key, None) is None:
+                return False
+            self._owned.add(key)
+            return True
+
+    def _done(self, entry: _Entry) -> None:
+        """A sender finished ``entry``: it is settled (unless a close already counted it)."""
+        key = id(entry)
+        with self._work:
+            if self._in_flight.pop(key, None) is not None or key in self._owned:
+                self._owned.discard(key)
+                self._settle_locked(1)
+                if self._closed:
+                    self._settled.notify_all()  # a close may wait for the last settling entries
+            if self._queue:
+                self._work.notify_all()  # the width may have grown, or a slot is free
+                if self._wants_sender():
+                    self._senders += 1
+                    grow = True
+                else:
+                    grow = False
+            else:
+                grow = False
+        if grow:
+            self._start_sender()
+
+    def _settle_locked(self, count: int) -> None:
+        self._unsettled -= count
+        if self._unsettled <= 0:
+            self._settled.notify_all()
 
     def _hold(self) -> float:
         core = self.core
@@ -355,13 +449,13 @@ class Worker:
     def _requeue(self, item: EventItem) -> None:
         """Put an event that could not reach the server back at the head of the queue."""
         with self._work:
-            if self._closed:
-                if self.core is not None:
-                    self.core.record_lost(Reason.NETWORK_ERROR, item.category)
+            if not self._closed:
+                self._queue.appendleft(item.retried())
+                self._queued_bytes += _size(item)
+                self._unsettled += 1
                 return
-            self._queue.appendleft(item.retried())
-            self._queued_bytes += _size(item)
-            self._unsettled += 1
+        if self.core is not None:
+            self.core.record_lost(Reason.NETWORK_ERROR, item.category)
 
     def _idle_report(self) -> Optional[Request]:
         core = self.core
@@ -375,59 +469,61 @@ class Worker:
         return outcome
 
     def _deliver(self, poster: Poster, item: EventItem) -> None:
+        """Send one event (and once more to ``/store/`` if the core says so); a close may have
+        counted it while it was in flight, then only the core's state is updated."""
         core = self.core
         assert core is not None
-        if not core.admit(item, time.monotonic()):  # a limit may have started while it waited
-            return
-        request = core.build_request(item, time.monotonic(), time.time())
-        settled = False
-        try:
+        for attempt in (1, 2):
+            request = core.build_request(item, time.monotonic(), time.time())
             outcome = self._exchange(poster, request)
-            decision = core.settle(request, outcome, time.monotonic(), time.time(), can_retry=True)
-            settled = True
+            owned = self._claim(item)
+            decision = core.settle(
+                request, outcome, time.monotonic(), time.time(), can_retry=True, account=owned
+            )
+            if not owned:
+                return
             log_decision(decision)
-            if isinstance(decision, RetryAsStore):
-                settled = False
-                request = core.build_request(item, time.monotonic(), time.time())
-                outcome = self._exchange(poster, request)
-                decision = core.settle(request, outcome, time.monotonic(), time.time(), can_retry=True)
-                settled = not isinstance(decision, RetryAsStore)
-                log_decision(decision)
             if isinstance(decision, RetryLater):
                 self._requeue(item)
-                return
-        finally:
-            if not settled:
-                core.record_lost(Reason.SEND_ERROR, item.category)
-        if self._queue or self._last_failed:
-            return
-        # The queue ran dry: send what was lost meanwhile, if the server is reachable.
-        report = core.report_request(time.monotonic(), time.time())
-        if report is not None:
-            self._send_report(poster, report)
+            elif isinstance(decision, RetryAsStore):
+                if attempt == 2:  # never twice
+                    core.record_lost(Reason.SEND_ERROR, item.category)
+                    break
+                with self._work:
+                    if not self._closed:
+                        self._owned.discard(id(item))
+                        self._in_flight[id(item)] = item
+                        continue
+                core.record_lost(Reason.NETWORK_ERROR, item.category)
+            break
+        if not self._queue and not self._last_failed:
+            # The queue ran dry: a report of what was lost meanwhile, if one is due.
+            report = core.report_request(time.monotonic(), time.time())
+            if report is not None and not self._enqueue(report):
+                core.give_back(report)
 
     def _send_report(self, poster: Poster, request: Request) -> None:
         core = self.core
         assert core is not None
         if self._last_failed:
-            self._give_back(request)
+            core.give_back(request)
             return
         outcome = self._exchange(poster, request)
         log_decision(core.settle(request, outcome, time.monotonic(), time.time()))
 
-    def _give_back(self, request: Request) -> None:
-        """Return a report's counts to the core without sending it (it settles as a failure)."""
+    def _count_given_up(self, entries: list[_Entry]) -> list[Reason]:
+        """Count what a close gave up on; the reasons of the events among them."""
         core = self.core
-        if core is not None:
-            core.settle(request, Failure(FailureKind.OTHER, "not sent"), time.monotonic(), time.time())
-
-    def _count_dropped(self, entries: list[_Entry]) -> None:
-        core = self.core
+        reasons: list[Reason] = []
+        if core is None:
+            return reasons
+        now = time.monotonic()
         for entry in entries:
-            if isinstance(entry, EventItem) and core is not None:
-                core.record_lost(Reason.QUEUE_OVERFLOW, entry.category)
+            if isinstance(entry, EventItem):
+                reasons.append(core.lost_at_close(entry, now))
             elif isinstance(entry, Request):
-                self._give_back(entry)
+                core.give_back(entry)
+        return reasons
 
     # -- process lifecycle
 
@@ -446,16 +542,7 @@ class Worker:
             return
         if not self._last_failed:
             self._grow_for_exit()
-        if not self.flush(timeout):
-            with self._work:
-                left = self._unsettled
-            errors.warning(
-                "worker:exit",
-                "Sentry: %d event(s) could not be sent before exit (waited %.1f s, the shutdown_timeout)",
-                left,
-                timeout,
-            )
-        self.close(0)
+        self._close(timeout, "exit")
 
 
 # -- process-wide hooks: one atexit hook and one fork hook for every live worker

@@ -3,14 +3,16 @@
 Unlike raven 6.10 it honours ``timeout``, ``verify_ssl`` and ``ca_certs``, and reports failures
 (counted by reason in ``Client.delivery_stats()``, logged on ``sentry.errors``) instead of
 swallowing them. Sends use eventlet's green sockets and TLS, so the hub is never blocked, with or
-without ``eventlet.monkey_patch()``. At most ``pool_size`` (raven 6.10's option, which it ignored;
-default 100) green threads send at once; the others wait in the bounded queue.
+without ``eventlet.monkey_patch()``. At most ``max_connections`` (default 4), and never more than
+``pool_size`` (raven 6.10's option, which it ignored; default 100), green threads send at once,
+one only until the server has answered 2xx (see :mod:`raven.transport.gevent` for why not 100);
+the others wait in the bounded queue.
 
 Captures from a real OS thread other than the one that built the transport are handed to that
 thread's hub through a pipe the hub watches, and sent when the hub runs.
 
 DSN options: those of :class:`~raven.transport.http.HTTPTransport` plus ``queue_size``,
-``queue_bytes`` and ``pool_size``.
+``queue_bytes``, ``max_connections`` and ``pool_size``.
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ class EventletHTTPTransport(HTTPTransport):
     """Sends from green threads of the eventlet hub; ``Client.capture*`` never waits on the network."""
 
     scheme = ["eventlet+http", "eventlet+https"]
-    accepted_options: frozenset[str] = COMMON_OPTIONS | {"queue_size", "queue_bytes"}
+    accepted_options: frozenset[str] = COMMON_OPTIONS | {"queue_size", "queue_bytes", "max_connections"}
 
     def __init__(self, pool_size: Any = _UNSET, *args: Any, **kwargs: Any) -> None:
         self._library = _Eventlet()
@@ -179,4 +181,5 @@ class EventletHTTPTransport(HTTPTransport):
         return self._connection_class(self.options)
 
     def open_dispatcher(self, core: DeliveryCore) -> Dispatcher:
-        return GreenDispatcher(core, self.options, self._library, self.new_connection, self.pool_size)
+        limit = min(self.options.max_connections, self.pool_size)
+        return GreenDispatcher(core, self.options, self._library, self.new_connection, limit)

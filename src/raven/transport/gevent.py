@@ -1,15 +1,22 @@
 """raven 6.10's ``GeventedHTTPTransport``: greenlets in the gevent hub send the events.
 
 Works with and without ``gevent.monkey.patch_all()``: sends use gevent's cooperative sockets and
-TLS directly, so an unpatched program's hub is never blocked. At most
-``maximum_outstanding_requests`` (raven 6.10's option, default 100) greenlets send at once; the
-others wait in the bounded queue. ``flush``/``close`` block the calling greenlet only.
+TLS directly, so an unpatched program's hub is never blocked. ``flush``/``close`` block the calling
+greenlet only.
+
+How many greenlets send at once: ``max_connections`` (default 4), and never more than
+``maximum_outstanding_requests`` (raven 6.10's option, whose default of 100 is still accepted);
+one only until the server has answered 2xx. raven 6.10 let 100 requests fly at once, and blocked
+the capturing greenlet beyond that; a hundred connections to one Sentry server from one process
+hammer it when it struggles and, in a burst, put up to 99 requests on the wire after it has said
+429. Four keep-alive connections deliver thousands of events per second to a healthy server, and
+events beyond them wait in the bounded queue, never in the caller.
 
 Captures from a real OS thread other than the one that built the transport are handed to that
 thread's hub with ``loop.run_callback_threadsafe`` and sent when the hub runs.
 
 DSN options: those of :class:`~raven.transport.http.HTTPTransport` plus ``queue_size``,
-``queue_bytes`` and ``maximum_outstanding_requests``.
+``queue_bytes``, ``max_connections`` and ``maximum_outstanding_requests``.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class GeventedHTTPTransport(AsyncTransport, HTTPTransport):
     accepted_options: frozenset[str] = COMMON_OPTIONS | {
         "queue_size",
         "queue_bytes",
+        "max_connections",
         "maximum_outstanding_requests",
     }
 
@@ -86,9 +94,8 @@ class GeventedHTTPTransport(AsyncTransport, HTTPTransport):
         return self._connection_class(self.options)
 
     def open_dispatcher(self, core: DeliveryCore) -> Dispatcher:
-        return GreenDispatcher(
-            core, self.options, self._library, self.new_connection, self.options.maximum_outstanding_requests
-        )
+        limit = min(self.options.max_connections, self.options.maximum_outstanding_requests)
+        return GreenDispatcher(core, self.options, self._library, self.new_connection, limit)
 
     def _start(self, job: Callable[[], None], size: int, failure_cb: OnFailure) -> None:
         """``async_send`` (raven 6.10's API, for code that calls it directly): ``send_sync`` in a

@@ -380,6 +380,10 @@ class TwistedDispatcher:
         self._in_io_thread: Callable[[], bool] = threadable.isInIOThread
         self._lock = threading.Lock()
         self._hopping = 0  # submits on their way to the reactor thread
+        self._pending: set[Any] = set()  # Deferreds of the POSTs in flight (cancelled at close)
+        # A send starts on the next reactor turn: building an Agent request costs more than the
+        # capture itself, and the caller should not wait for it.
+        self.pump.start_task = lambda: self.reactor.callLater(0, self._start_task)
         self.pump.resume_later = lambda delay: self.reactor.callLater(delay, self._after_pause)
         self._closed = False
         self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown", self._at_shutdown)
@@ -420,7 +424,7 @@ class TwistedDispatcher:
             limit = self._limit(timeout)
             if not self._reactor_running():
                 self._settled_now()
-                self._shut()
+                self._shut(0.0, "close")
                 return None
             if self._in_io_thread():
                 return self._close_deferred(limit)
@@ -437,8 +441,7 @@ class TwistedDispatcher:
 
         result: Any = defer.Deferred()
         try:
-            if self.pump.kick():  # a pending client report no event will carry
-                self._drive(self.pump.take())
+            self.pump.kick()  # a pending client report no event will carry
         except Exception:
             errors.error("twisted:flush", "Sentry: sending the client report failed", exc_info=True)
         if self._hopping == 0 and self.pump.unsettled == 0:
@@ -461,9 +464,11 @@ class TwistedDispatcher:
         self.reactor.callLater(0, lambda: None if result.called else self.pump.when_idle(idle))
         return result
 
-    def _close_deferred(self, timeout: float) -> Any:
+    def _close_deferred(self, timeout: float, when: str = "close") -> Any:
+        started = self.reactor.seconds()
+
         def finish(settled: bool) -> Any:
-            self._shut()
+            self._shut(self.reactor.seconds() - started, when)
             closing = self.transport.close_connections()
             closing.addErrback(lambda _: None)
             closing.addCallback(lambda _: settled)
@@ -475,7 +480,7 @@ class TwistedDispatcher:
         self._trigger = None
         if self._closed:
             return None
-        deferred = self._close_deferred(float(self.options.shutdown_timeout))
+        deferred = self._close_deferred(float(self.options.shutdown_timeout), "exit")
         deferred.addErrback(lambda _: None)
         return deferred
 
@@ -486,17 +491,16 @@ class TwistedDispatcher:
 
     def _offer(self, item: EventItem) -> None:
         try:
-            if self.pump.offer(item):
-                # Start the POST on the next reactor turn: building an Agent request costs more
-                # than the capture itself, and the caller should not wait for it.
-                self.reactor.callLater(0, self._start_task)
+            self.pump.offer(item)
         except Exception:
             errors.error("twisted:offer", "Sentry: queueing an event failed", exc_info=True)
 
     def _after_pause(self) -> None:
-        """The pause after a refused connection is over: send the queued events again."""
-        if self.pump.resume():
-            self._start_task()
+        """The pause after a failed connection is over: send the queued events again."""
+        try:
+            self.pump.resume()
+        except Exception:
+            errors.error("twisted:resume", "Sentry: resuming delivery failed", exc_info=True)
 
     def _start_task(self) -> None:
         try:
@@ -511,11 +515,13 @@ class TwistedDispatcher:
             deferred = self.transport.post_deferred(self.reactor, request)
             deferred.addCallback(box.append)
             if not box:
-                deferred.addCallback(functools.partial(self._resume, request, box))
+                self._pending.add(deferred)
+                deferred.addCallback(functools.partial(self._resume, request, box, deferred))
                 return
             request = self._finish(request, box[0])
 
-    def _resume(self, request: Request, box: list[Outcome], _: object) -> None:
+    def _resume(self, request: Request, box: list[Outcome], deferred: Any, _: object) -> None:
+        self._pending.discard(deferred)
         self._drive(self._finish(request, box[0]))
 
     def _finish(self, request: Request, outcome: Outcome) -> Optional[Request]:
@@ -561,10 +567,14 @@ class TwistedDispatcher:
             )
         return settled
 
-    def _shut(self) -> None:
+    def _shut(self, waited: float, when: str) -> None:
+        """Count every event still queued or in flight as lost; stop the POSTs still in flight."""
         self._closed = True
-        self.pump.close()
+        self.pump.close(waited, when)
         self._remove_trigger()
+        pending, self._pending = list(self._pending), set()
+        for deferred in pending:
+            deferred.cancel()  # settles as a failure; the pump does not count it again
 
     def _remove_trigger(self) -> None:
         trigger, self._trigger = self._trigger, None

@@ -294,7 +294,11 @@ def run_dsn_test(
             out.write(f"success! (delivered in {elapsed:.0f} ms)\n")
             return 0
         if not settled:
-            out.write(f"error! no outcome within {_flush_timeout(client):.0f} s\n")
+            client.close(timeout=0)  # counts what is still waiting for the server
+            stats = client.delivery_stats()
+            out.write(
+                f"error! not delivered within {_flush_timeout(client):.0f} s ({_lost_summary(stats)})\n"
+            )
         else:
             out.write(f"error! the event was not delivered ({_lost_summary(stats)})\n")
         for message in collector.messages:

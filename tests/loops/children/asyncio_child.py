@@ -90,12 +90,14 @@ async def single() -> None:
     ticker.start()
     started = time.perf_counter()
     client.captureMessage("one event")
-    RESULT["flushed"] = await transport(client).aflush(10)
+    RESULT["flushed"] = await transport(client).aflush(PARAMS.get("flush", 10))
     RESULT["elapsed"] = time.perf_counter() - started
     RESULT["ticks"] = ticker.ticks
     RESULT["longest_stall"] = ticker.longest
     ticker.stop()
     RESULT["stats"] = stats(client)
+    await transport(client).aclose(0)
+    RESULT["closed_stats"] = stats(client)  # every event accounted for
 
 
 async def ratelimit() -> None:

@@ -146,6 +146,7 @@ def single(green: Green, params: dict[str, Any]) -> dict[str, Any]:
     flushed = client.flush(params.get("flush", 10))
     result = {"flushed": flushed, "elapsed": time.monotonic() - started, "stats": stats(client)}
     client.close(0)
+    result["closed_stats"] = stats(client)  # every event accounted for
     return result
 
 

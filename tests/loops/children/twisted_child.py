@@ -131,12 +131,16 @@ def single() -> None:
         ticker.start()
         started = time.monotonic()
         client.captureMessage("one event")
-        RESULT["flushed"] = yield flush(client, 15)
+        RESULT["flushed"] = yield flush(client, PARAMS.get("flush", 15))
         RESULT["elapsed"] = time.monotonic() - started
         RESULT["ticks"] = ticker.ticks
         RESULT["longest_stall"] = ticker.longest
         ticker.stop()
         RESULT["stats"] = stats(client)
+        closing = client.close(0)  # on the reactor thread: a Deferred
+        RESULT["close_is_deferred"] = isinstance(closing, defer.Deferred)
+        yield closing
+        RESULT["closed_stats"] = stats(client)  # every event accounted for
 
     run(body)
 

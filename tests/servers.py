@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 #: What an :class:`Answer` may do instead of replying normally.
-ACTIONS = ("respond", "hang", "drop", "reset", "close_mid_reply", "reset_mid_reply", "reset_in_headers")
+ACTIONS = (
+    "respond",
+    "hang",
+    "drop",
+    "reset",
+    "close_mid_reply",
+    "reset_mid_reply",
+    "reset_in_headers",
+    "garbage",
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,8 @@ class Answer:
       * ``reset``: abort the connection with a TCP RST, no reply;
       * ``close_mid_reply`` / ``reset_mid_reply``: send the status line, the headers and part of
         the promised body, then close (FIN) / abort (RST);
-      * ``reset_in_headers``: send the status line and part of a header, then abort (RST).
+      * ``reset_in_headers``: send the status line and part of a header, then abort (RST);
+      * ``garbage``: answer bytes that are not HTTP at all, then close.
 
     ``close_after``: after a normal reply, close the connection silently (no ``Connection: close``
     header), as a server does with an idle keep-alive connection; the client finds out on reuse.
@@ -266,6 +276,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._abort(reset=False)
         elif answer.action in ("drop", "reset"):
             self._abort(reset=answer.action == "reset")
+        elif answer.action == "garbage":
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.2 this is not an HTTP server\r\n\r\n")
+            self.wfile.flush()
+            self._abort(reset=False)
         elif answer.action == "reset_in_headers":
             self.wfile.write(f"HTTP/1.1 {answer.status} OK\r\nContent-Ty".encode("latin-1"))
             self.wfile.flush()

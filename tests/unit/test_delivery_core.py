@@ -396,7 +396,9 @@ def test_a_report_riding_on_an_envelope_restarts_the_interval() -> None:
     assert core.report_request(T0 + 110, WALL) is not None
 
 
-@pytest.mark.parametrize("refusal", [Reply(500), Reply(503), Reply(413), Reply(400), Failure(FailureKind.READ)])
+@pytest.mark.parametrize(
+    "refusal", [Reply(500), Reply(503), Reply(413), Reply(400), Failure(FailureKind.READ)]
+)
 def test_a_server_refusing_reports_gets_one_report_request_per_interval(refusal: Outcome) -> None:
     core = _core()
     sent_alone = 0
@@ -541,10 +543,17 @@ def test_any_reply_ends_the_pause() -> None:
 
 
 @pytest.mark.parametrize("kind", [FailureKind.READ, FailureKind.OTHER])
-def test_a_reply_that_broke_is_not_retried_nor_paused_for(kind: FailureKind) -> None:
+def test_a_reply_that_broke_pauses_but_is_not_retried(kind: FailureKind) -> None:
     core = _core()
     decision = _retry(core, _item(), kind, T0)
     assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
+    assert core.hold(T0) == 0.5
+
+
+@pytest.mark.parametrize("status", [200, 413, 429, 500, 503])
+def test_any_http_answer_means_no_pause(status: int) -> None:
+    core = _core()
+    _send(core, Reply(status), now=T0)
     assert core.hold(T0) == 0.0
 
 

@@ -1,21 +1,23 @@
-"""When to try the server again after it could not be reached. No I/O, no clock.
+"""When to try the server again after it gave no HTTP answer. No I/O, no clock.
 
-Three failures say "the server cannot be reached now": a connection that could not be made
-(refused, no route, name resolution), a TLS handshake that failed, and a timeout. After any of
-them every sender pauses for :meth:`ConnectBackoff.hold`: 0.5 s after the first failure, doubling
-up to :data:`MAX_DELAY`. Any HTTP reply, whatever its status, ends the pause. Sending into a
-server that does not answer only adds load to it and costs each event a timeout; events that
-wait in the queue meanwhile are delivered when it answers again.
+A request that got no HTTP answer at all (the connection could not be made, the name did not
+resolve, the TLS handshake failed, the server did not answer in time, or its answer broke or was
+not HTTP) says the server cannot take events now. After any of them every sender pauses for
+:meth:`ConnectBackoff.hold`: 0.5 s after the first failure, doubling up to :data:`MAX_DELAY`. Any
+HTTP reply, whatever its status, ends the pause (a server that answers 500 is reachable: each
+event gets its one request, as Sentry's rules say). Sending into a server that does not answer
+only adds load to it and costs each event a timeout; events that wait in the queue meanwhile are
+delivered when it answers again.
 
 One failure is one piece of evidence however many requests meet it: requests already in flight
 when the pause starts (several sender threads, several loop tasks) fail inside that pause, and do
 not double it again. The pause grows only when a request sent after it fails too.
 
-Which events are tried again (:func:`retryable`): a refused connection or a failed TLS handshake
-means nothing reached the server, so the event waits at the head of the queue and is tried up to
-:data:`CONNECT_ATTEMPTS` times (about 30 s of outage) before it counts as lost
-(``network_error``). A timed-out event is not tried again (the server may have stored it), and
-neither is one whose reply broke half-way.
+Which events are tried again (:func:`retryable`): a refused connection, an unresolved name or a
+failed TLS handshake means nothing reached the server, so the event waits at the head of the
+queue and is tried up to :data:`CONNECT_ATTEMPTS` times (about 30 s of outage) before it counts as
+lost (``network_error``). An event that timed out or whose answer broke is not tried again (the
+server may have stored it).
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ MAX_DELAY = 8.0
 #: 4, 8, 8 and 8 s between the attempts: an outage of about 30 s costs no event).
 CONNECT_ATTEMPTS = 8
 
-#: Failures after which every sender pauses.
-PAUSING = frozenset({FailureKind.CONNECT, FailureKind.TLS, FailureKind.TIMEOUT})
 #: Failures after which nothing reached the server: the event may be tried again.
 NOTHING_SENT = frozenset({FailureKind.CONNECT, FailureKind.TLS})
 
@@ -40,17 +40,15 @@ class ConnectBackoff:
     """The pause before the next attempt, from consecutive failures to reach the server."""
 
     def __init__(self) -> None:
-        self._failures = 0
+        self._failures = 0  # consecutive pauses started
         self._until = 0.0
 
-    def failed(self, kind: FailureKind, now: float) -> float:
-        """Record a failure; the pause in force after it (0 for a failure that does not pause).
+    def failed(self, now: float) -> float:
+        """Record a request that got no HTTP answer; the pause in force after it.
 
         A failure inside a running pause came from a request sent before the pause began: the
         same evidence, so the pause is not extended.
         """
-        if kind not in PAUSING:
-            return 0.0
         if now < self._until:
             return self._until - now
         delay = min(MAX_DELAY, FIRST_DELAY * 2**self._failures)

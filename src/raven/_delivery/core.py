@@ -192,7 +192,7 @@ class DeliveryCore:
             if outcome.status == 413:
                 self._logged_413 = True
         elif isinstance(outcome, Failure):
-            delay = self.backoff.failed(outcome.kind, now)
+            delay = self.backoff.failed(now)
             retry = can_retry and account and item is not None and retryable(outcome.kind, item.attempts + 1)
             decision = decide_failure(request, outcome, delay if retry else None)
         else:  # an adapter bug; still account for the event

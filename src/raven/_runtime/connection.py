@@ -8,6 +8,11 @@ place, :func:`classify`.
 TLS: ``ssl.create_default_context`` with the configured CA bundle, SNI and hostname checking
 (``verify_ssl=0`` turns both off). Proxies: the ``https_proxy`` / ``http_proxy`` / ``no_proxy``
 environment variables are honoured, as raven 6.10 (urllib) did.
+
+``timeout`` bounds the whole send: name resolution (:mod:`raven._runtime.resolve`), connecting,
+the TLS handshake, sending and waiting for the reply share one deadline; each step gets what is
+left of it. (A server that trickles its reply a byte at a time can stretch the last read, which
+the socket bounds only per read.)
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import http.client
 import select
 import socket
 import ssl
+import time
 import urllib.request
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
 from raven._delivery.dsn import TransportOptions
 from raven._delivery.model import Failure, FailureKind, Outcome, Reply, Request
+from raven._runtime import resolve
 
 #: Response bodies are only read for diagnostics; beyond this the connection is closed instead.
 MAX_REPLY_BODY = 64 * 1024
@@ -140,11 +147,24 @@ class _OneSendMixin:
 
 
 class _HTTPConnection(_OneSendMixin, http.client.HTTPConnection):
-    pass
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = resolve.create_connection  # resolution within the timeout
 
 
 class _HTTPSConnection(_OneSendMixin, http.client.HTTPSConnection):
-    pass
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = resolve.create_connection
+
+
+def _keep_to(conn: http.client.HTTPConnection, deadline: float) -> None:
+    """Give the socket what is left until ``deadline``; a timeout if nothing is."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise socket.timeout("the send took longer than its timeout")
+    if conn.sock is not None:
+        conn.sock.settimeout(remaining)
 
 
 class Connection:
@@ -175,6 +195,7 @@ class Connection:
         if origin != self._origin:
             self.close()
             self._origin = origin
+        deadline = time.monotonic() + self.options.timeout
         for attempt in (1, 2):
             conn = self._conn
             reused = conn is not None and conn.sock is not None
@@ -184,9 +205,11 @@ class Connection:
             phase: Phase = "connect"
             try:
                 if conn is None or not reused:
-                    conn = self._open(origin)
+                    conn = self._open(origin, deadline)
                 phase = "exchange"
+                _keep_to(conn, deadline)
                 self._send(conn, request, target)
+                _keep_to(conn, deadline)
                 response = conn.getresponse()
             except Exception as exc:
                 self.close()
@@ -220,9 +243,9 @@ class Connection:
 
     # -- internals
 
-    def _open(self, origin: Origin) -> http.client.HTTPConnection:
+    def _open(self, origin: Origin, deadline: float) -> http.client.HTTPConnection:
         scheme, host, port = origin
-        timeout = self.options.timeout
+        timeout = max(0.001, deadline - time.monotonic())
         proxy = _proxy_for(origin)
         self._absolute_target = proxy is not None and scheme == "http"
         self._proxy_authorization = proxy[2] if proxy is not None and scheme == "http" else None

@@ -8,15 +8,23 @@ the stdlib transport. raven 6.10 never looked at the status; we do.
 Each pooled "connection" is one ``requests.Session`` (sessions are not thread-safe, so a session is
 used by one caller at a time; the pool keeps a few idle ones). ``requests`` is imported when the
 transport is built, never by ``import raven``.
+
+``timeout`` is requests' connect and read timeout. Name resolution, which requests cannot bound,
+is checked first within ``timeout`` (:func:`raven._runtime.resolve.resolve`; a name that resolved
+is trusted for a minute): a resolver that hangs costs the caller at most ``timeout``.
 """
 
 from __future__ import annotations
 
+import socket
+import time
 import types
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from raven._delivery.dsn import COMMON_OPTIONS, TransportOptions
 from raven._delivery.model import Failure, FailureKind, Outcome, Reply, Request
+from raven._runtime import resolve
 from raven._runtime.connection import MAX_REPLY_BODY
 from raven.transport._extras import require
 from raven.transport.http import HTTPTransport
@@ -24,6 +32,9 @@ from raven.transport.http import HTTPTransport
 __all__ = ("RequestsHTTPTransport", "RequestsSession", "classify_requests_error")
 
 EXTRA = "requests"
+
+#: Seconds a name that resolved is not looked up again before a request.
+RESOLVED_FOR = 60.0
 
 
 _Table = tuple[tuple[type[BaseException], Optional[FailureKind]], ...]
@@ -108,6 +119,7 @@ class RequestsSession:
         self._kept_alive = False
         # raven 6.10 mapped verify_ssl/ca_certs to requests' ``verify`` (a bundle path or False).
         self._verify = options.ca_bundle() if options.verify_ssl else False
+        self._resolved: dict[tuple[str, int], float] = {}  # (host, port) -> until when it is trusted
 
     def _open(self) -> Any:
         session = self._session
@@ -130,6 +142,10 @@ class RequestsSession:
 
     def post(self, request: Request) -> Outcome:
         """POST ``request``; a :class:`Reply` for any HTTP status, else a :class:`Failure`."""
+        try:
+            self._check_name(request.url)
+        except OSError as exc:
+            return Failure(FailureKind.CONNECT, f"{type(exc).__name__}: {exc}")
         for attempt in (1, 2):
             reused = self._kept_alive
             try:
@@ -142,6 +158,23 @@ class RequestsSession:
                     continue
                 return failure
         return Failure(FailureKind.OTHER, "unreachable")  # pragma: no cover
+
+    def _check_name(self, url: str) -> None:
+        """Resolve the URL's host within ``timeout`` (unless a proxy does it); raises OSError."""
+        parts = urlsplit(url)
+        host = parts.hostname
+        if not host or self._proxies_for(url):
+            return
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        now = time.monotonic()
+        if self._resolved.get((host, port), 0.0) > now:
+            return
+        try:
+            resolve.resolve(host, port, self.options.timeout)
+        except socket.gaierror:
+            self._resolved.pop((host, port), None)
+            raise
+        self._resolved[(host, port)] = now + RESOLVED_FOR
 
     def _proxies_for(self, url: str) -> Any:
         proxies = self._proxies.get(url)

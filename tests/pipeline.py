@@ -58,6 +58,15 @@ class Pipeline:
     def close(self, timeout: float = 0.0) -> None:
         self.dispatcher.close(timeout)
 
+    def wait_out_pause(self, timeout: float = 5.0) -> None:
+        """Wait (a poll with a deadline) until the core's pause after a failed send is over."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.core.hold(time.monotonic()) > 0:
+            assert time.monotonic() < deadline, "the pause did not end"
+            time.sleep(0.01)
+
 
 def check_envelope_post(request: RecordedRequest, project: str = "1") -> None:
     """``request`` is what every transport sends: a gzipped envelope POST with Sentry's auth."""

@@ -74,6 +74,7 @@ def test_fresh_connection_dropped_is_not_resent(http_server: LoopbackServer, pip
     p.submit()
     assert len(http_server.wait_for_requests(1)) == 1
     assert p.lost("network_error:error") == 1
+    p.wait_out_pause()  # no HTTP answer: the transport pauses (its caller would wait otherwise)
     p.submit()
     assert len(http_server.wait_for_requests(2)) == 2
     assert p.sent == 1
@@ -167,7 +168,10 @@ def test_broken_replies_are_network_errors(http_server: LoopbackServer, pipeline
     p = sync(pipeline, http_server.dsn())
     p.submit()
     assert p.lost("network_error:error") == 1
-    p.submit()  # the next event gets a fresh connection
+    p.submit()  # during the pause that follows: dropped at once, the caller does not wait
+    assert p.lost("network_error:error") == 2 and len(http_server.requests) == 1
+    p.wait_out_pause()
+    p.submit()  # after it: a fresh connection
     requests = http_server.wait_for_requests(2)
     assert p.sent == 1
     assert requests[1].connection_id == 2

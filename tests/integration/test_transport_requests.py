@@ -139,6 +139,7 @@ def test_fresh_connection_broken_is_network_error(
     p.submit()
     assert p.lost("network_error:error") == 1
     assert len(http_server.requests) == 1
+    p.wait_out_pause()  # no HTTP answer: the transport pauses (its caller would wait otherwise)
     p.submit()
     assert len(http_server.wait_for_requests(2)) == 2 and p.sent == 1
 

@@ -9,9 +9,10 @@ stdout as lines starting with ``@@BENCH `` followed by JSON; anything else on st
 at exit) is ignored by the driver. A watchdog (a real OS thread, whatever the loop) ends the process
 with exit code 3 at the spec's deadline, whatever happens.
 
-The overhead and throughput bodies are ``async def`` over a small per-family :class:`Ops` (yield to
-the loop, read the driver's line from stdin, flush in the loop's idiom); a trivial trampoline runs
-them for the plain and green families, whose operations never suspend the coroutine itself.
+The overhead, throughput and paced bodies are ``async def`` over a small per-family :class:`Ops`
+(yield to the loop or sleep, read the driver's line from stdin, flush in the loop's idiom); a trivial
+trampoline runs them for the plain and green families, whose operations never suspend the coroutine
+itself.
 """
 
 from __future__ import annotations
@@ -249,6 +250,33 @@ async def run_throughput(spec: Dict[str, Any], ad: Adapter, ops: Ops) -> None:
     )
 
 
+async def run_paced(spec: Dict[str, Any], ad: Adapter, ops: Ops) -> None:
+    """Capture n events ``interval_s`` apart, stay idle ``idle_s`` as an application would, then flush;
+    the driver lets the process exit normally and counts what reached the sink."""
+    event, n = spec.get("event", "message"), int(spec["n"])
+    interval, idle = float(spec.get("interval_s", 0.005)), float(spec.get("idle_s", 3.0))
+    cpu0 = time.process_time()
+    t_first = time.monotonic()
+    for _ in range(n):
+        ad.one(event)
+        await ops.pause(interval)
+    cpu_idle0, t_idle = time.process_time(), time.monotonic()
+    await ops.pause(idle)
+    cpu_idle, t_idle_end = time.process_time() - cpu_idle0, time.monotonic()
+    flushed = await flush(ops, ad, float(spec.get("flush_timeout", 2.0)))
+    emit(
+        phase="result",
+        t_first=t_first,
+        t_idle=t_idle,
+        t_idle_end=t_idle_end,
+        t_flushed=time.monotonic(),
+        flushed=flushed,
+        process_cpu_us_per_event=(time.process_time() - cpu0) / n * 1e6,
+        idle_cpu_us=cpu_idle * 1e6,
+        delivery_stats=ad.delivery_stats(),
+    )
+
+
 # -- loop families -----------------------------------------------------------------------------------
 
 
@@ -257,8 +285,11 @@ class Ops:
 
     yields = False
 
-    async def pause(self) -> None:
-        """Let the loop run once (``sleep(0)``); never timed."""
+    async def pause(self, seconds: float = 0.0) -> None:
+        """Let the loop run (``sleep(seconds)``; by default once); never timed. The plain family has
+        no loop: it sleeps only when ``seconds`` is positive."""
+        if seconds > 0:
+            time.sleep(seconds)
 
     async def readline(self) -> str:
         """The driver's next line, without blocking the loop."""
@@ -295,8 +326,8 @@ class GeventOps(Ops):
 
         self.gevent = gevent
 
-    async def pause(self) -> None:
-        self.gevent.sleep(0)
+    async def pause(self, seconds: float = 0.0) -> None:
+        self.gevent.sleep(seconds)
 
     async def readline(self) -> str:
         return str(self.gevent.get_hub().threadpool.apply(sys.stdin.readline))
@@ -318,8 +349,8 @@ class EventletOps(Ops):
 
         self.eventlet = eventlet
 
-    async def pause(self) -> None:
-        self.eventlet.sleep(0)
+    async def pause(self, seconds: float = 0.0) -> None:
+        self.eventlet.sleep(seconds)
 
     async def readline(self) -> str:
         return str(self.eventlet.tpool.execute(sys.stdin.readline))
@@ -333,10 +364,10 @@ class AsyncioOps(Ops):
 
     yields = True
 
-    async def pause(self) -> None:
+    async def pause(self, seconds: float = 0.0) -> None:
         import asyncio
 
-        await asyncio.sleep(0)
+        await asyncio.sleep(seconds)
 
     async def readline(self) -> str:
         return str(await self.blocking(sys.stdin.readline))
@@ -379,8 +410,8 @@ class TwistedOps(Ops):
         self.reactor: Any = reactor
         self.task, self.threads = task, threads
 
-    async def pause(self) -> None:
-        await self.task.deferLater(self.reactor, 0, lambda: None)
+    async def pause(self, seconds: float = 0.0) -> None:
+        await self.task.deferLater(self.reactor, seconds, lambda: None)
 
     async def readline(self) -> str:
         return str(await self.blocking(sys.stdin.readline))
@@ -430,7 +461,9 @@ async def in_loop(spec: Dict[str, Any], ops: Ops) -> None:
         t0 = time.perf_counter()
         ad = Adapter(spec)
         emit(phase="ready", version=ad.version, module_file=ad.module_file, init_s=time.perf_counter() - t0)
-        await {"overhead": run_overhead, "throughput": run_throughput}[spec["kind"]](spec, ad, ops)
+        await {"overhead": run_overhead, "throughput": run_throughput, "paced": run_paced}[spec["kind"]](
+            spec, ad, ops
+        )
     except BaseException as e:
         traceback.print_exc()
         emit(phase="error", error=f"{type(e).__name__}: {e}")
@@ -615,7 +648,7 @@ def main() -> None:
         run_floor(spec)
         os._exit(0)
     kind = spec["kind"]
-    if kind in ("overhead", "throughput"):
+    if kind in ("overhead", "throughput", "paced"):
         ops.run(functools.partial(in_loop, spec, ops))
         return
     t0 = time.perf_counter()

@@ -61,7 +61,7 @@ class Scenario:
 
     name: str
     title: str
-    kind: str  # overhead | throughput | rss | exit | floor
+    kind: str  # overhead | throughput | rss | exit | paced | floor
     unit: str
     better: str  # lower | higher
     mode: str = "ok"  # the sink's answer (sink.py), or "down" (a refused port)
@@ -206,6 +206,31 @@ def scenarios(quick: bool) -> List[Scenario]:
             n=n_exit2,
             deadline=60,
             secondary=[("exit_s", "time to exit after the last capture (s)")],
+        )
+    )
+    n_paced, interval, idle = size(200, 50), 0.005, 3.0
+    out.append(
+        Scenario(
+            "server_error_500",
+            f"requests per captured event, server answers 500 ({n_paced} messages "
+            f"{interval * 1000:g} ms apart, {idle:g} s idle, flush, exit)",
+            "paced",
+            "requests/event",
+            "lower",
+            mode="r500",
+            n=n_paced,
+            deadline=60,
+            secondary=[
+                ("requests", "requests received"),
+                ("idle_requests", "requests during the idle period"),
+                ("client_reports", "client-report items received"),
+                ("events_received", "events received"),
+                ("process_cpu_us_per_event", "process CPU µs/event (capture + idle + flush, all threads)"),
+                ("idle_cpu_us", "process CPU µs during the idle period"),
+                ("exit_s", "time to exit after the flush (s)"),
+            ],
+            # the library's own flush timeout: raven-ng's and sentry-sdk's shutdown_timeout (2 s)
+            extra={"interval_s": interval, "idle_s": idle, "flush_timeout": 2.0},
         )
     )
     out += transport_scenarios(quick, overhead_secondary, throughput_secondary)
@@ -685,6 +710,8 @@ class Runner:
             "loop": sc.loop,
             "options": sc.options.get(client, {}),
         }
+        if sc.kind == "paced":
+            spec.update(sc.extra, fast_exit=False)  # a normal exit: the library's atexit hooks run
         if sc.kind == "floor":
             spec.update(host="127.0.0.1", port=self.sink.port, path=f"/ok/{tag}/api/1/envelope/", **sc.extra)
             python, env = self.args.python, child_env("floor", self.args.raven_ng_src)
@@ -823,11 +850,9 @@ class Runner:
             # not the client, set the pace.
             metrics["sink_cpu_share"] = sink_cpu / (last - captured["t_first"])
 
-    def _exit(self, sc: Scenario, child: Child, tag: str, deadline: float, record: Dict[str, Any]) -> None:
-        captured = child.wait_for("captured", deadline)
-        if captured is None:
-            record["error"] = child.error() or "the client did not finish capturing"
-            return
+    def exited(self, child: Child, tag: str, deadline: float, record: Dict[str, Any]) -> float:
+        """Wait for the child's own exit, then until the sink has read everything it was sent (in
+        ``record["sink"]``); the time the child was seen gone."""
         try:
             child.proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -839,12 +864,21 @@ class Runner:
         stats: Dict[str, Any] = {}
         while time.monotonic() < limit:
             stats = self.sink.stats(tag)
-            if stats.get("events", 0) != count:
-                count, changed = stats.get("events", 0), time.monotonic()
+            if stats.get("requests", 0) != count:
+                count, changed = stats.get("requests", 0), time.monotonic()
             elif time.monotonic() - changed > 0.5:
                 break
             time.sleep(0.05)
         record["sink"] = stats
+        return exited
+
+    def _exit(self, sc: Scenario, child: Child, tag: str, deadline: float, record: Dict[str, Any]) -> None:
+        captured = child.wait_for("captured", deadline)
+        if captured is None:
+            record["error"] = child.error() or "the client did not finish capturing"
+            return
+        exited = self.exited(child, tag, deadline, record)
+        stats = record["sink"]
         record["metrics"] = {
             "exit_s": exited - captured["t_captured"],
             "capture_s": captured["t_captured"] - captured["t_first"],
@@ -852,6 +886,31 @@ class Runner:
         }
         if "error" not in record:
             record["value"] = stats.get("events", 0)
+
+    def _paced(self, sc: Scenario, child: Child, tag: str, deadline: float, record: Dict[str, Any]) -> None:
+        """Requests the server received per captured event, over the process's whole life (exit
+        included); requests and CPU during the idle period after the last capture."""
+        res = self._result(child, deadline, record)
+        if res is None:
+            return
+        exited = self.exited(child, tag, deadline, record)
+        stats = record["sink"]
+        arrivals = self.sink.get("/_times/" + tag) or []
+        requests = stats.get("requests", 0)
+        record["metrics"] = {
+            "requests": requests,
+            "idle_requests": sum(1 for t in arrivals if res["t_idle"] <= t < res["t_idle_end"]),
+            "client_reports": (stats.get("items") or {}).get("client_report", 0),
+            "events_received": stats.get("events", 0),
+            "process_cpu_us_per_event": res["process_cpu_us_per_event"],
+            "idle_cpu_us": res["idle_cpu_us"],
+            "capture_s": res["t_idle"] - res["t_first"],
+            "flush_s": res["t_flushed"] - res["t_idle_end"],
+            "exit_s": exited - res["t_flushed"],
+        }
+        record["delivery_stats"] = res.get("delivery_stats")
+        if "error" not in record:
+            record["value"] = requests / sc.n
 
 
 # -- summary -----------------------------------------------------------------------------------------

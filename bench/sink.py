@@ -13,21 +13,25 @@ the DSN path prefix, so requests arrive at ``/<mode>/<tag>/api/1/envelope/`` or 
 - ``ok``: answer 200 at once;
 - ``delay<ms>`` (e.g. ``delay50``): answer 200 after that many milliseconds;
 - ``hang``: read the request, never answer (the connection stays open until the client gives up);
-- ``r429``: answer 429 with ``X-Sentry-Rate-Limits: 60:error:organization`` and ``Retry-After: 60``.
+- ``r429``: answer 429 with ``X-Sentry-Rate-Limits: 60:error:organization`` and ``Retry-After: 60``;
+- ``r500``: answer 500 (``{"detail":"internal error"}``, no rate-limit headers).
 
 Events are counted per ``<tag>`` when a request has been fully received (whatever the answer):
 a store request is one event; an envelope is decompressed and its item headers read (``event`` items
 are events; ``client_report`` items are tallied separately). ``deflate`` (raven 6.10), ``gzip`` and
-identity bodies are understood; anything else counts as one undecoded event.
+identity bodies are understood; anything else counts as one undecoded event. Each request's arrival
+time is kept too.
 
 Control (GET): ``/_stats/<tag>`` (JSON counters, monotonic arrival times comparable with
-``time.monotonic()`` of other processes on this machine), ``/_stats`` (all tags), ``/_sample/<tag>``
-(the first event payload of that tag, decompressed), ``/_health``.
+``time.monotonic()`` of other processes on this machine), ``/_stats`` (all tags), ``/_times/<tag>``
+(the monotonic arrival time of each of its requests), ``/_sample/<tag>`` (the first event payload of
+that tag, decompressed), ``/_health``.
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import itertools
 import json
@@ -39,6 +43,11 @@ import zlib
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 RATE_LIMIT_HEADERS = b"X-Sentry-Rate-Limits: 60:error:organization\r\nRetry-After: 60\r\n"
+# The modes that answer an error at once: status, body, extra headers.
+ERROR_MODES: Dict[str, Tuple[int, bytes, bytes]] = {
+    "r429": (429, b'{"detail":"rate limited"}', RATE_LIMIT_HEADERS),
+    "r500": (500, b'{"detail":"internal error"}', b""),
+}
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
 
@@ -62,6 +71,7 @@ class TagStats:
         "undecoded",
         "sample",
         "connections",
+        "request_times",
     )
 
     def __init__(self) -> None:
@@ -80,6 +90,7 @@ class TagStats:
         self.undecoded = 0
         self.sample: Optional[bytes] = None
         self.connections: Set[int] = set()
+        self.request_times = array.array("d")  # monotonic arrival time of each request
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -158,6 +169,7 @@ def account(tag: str, endpoint: str, headers: Dict[str, str], body: bytes, statu
         st = STATS[tag] = TagStats()
     now = time.monotonic()
     st.requests += 1
+    st.request_times.append(now)
     st.connections.add(conn)
     if st.first_request is None:
         st.first_request = now
@@ -213,6 +225,9 @@ def control(path: str) -> Tuple[int, bytes]:
             st = STATS.get(parts[1]) or TagStats()
             return 200, json.dumps(st.as_dict()).encode()
         return 200, json.dumps({tag: st.as_dict() for tag, st in STATS.items()}).encode()
+    if parts[0] == "_times" and len(parts) > 1:
+        st = STATS.get(parts[1]) or TagStats()
+        return 200, json.dumps(st.request_times.tolist()).encode()
     if parts[0] == "_sample" and len(parts) > 1:
         found = STATS.get(parts[1])
         if found is not None and found.sample is not None:
@@ -220,7 +235,13 @@ def control(path: str) -> Tuple[int, bytes]:
     return 404, b'{"error":"not found"}'
 
 
-REASONS = {200: b"OK", 404: b"Not Found", 400: b"Bad Request", 429: b"Too Many Requests"}
+REASONS = {
+    200: b"OK",
+    404: b"Not Found",
+    400: b"Bad Request",
+    429: b"Too Many Requests",
+    500: b"Internal Server Error",
+}
 
 
 def response(status: int, body: bytes, extra: bytes = b"", close: bool = False) -> bytes:
@@ -344,9 +365,11 @@ class SinkProtocol(asyncio.Protocol):
             self.waiting = self.hung = True
             self.buf.clear()
             return
-        if mode == "r429":
-            account(tag, endpoint, headers, body, 429, self.cid)
-            self.send(response(429, b'{"detail":"rate limited"}', RATE_LIMIT_HEADERS, close), close)
+        error = ERROR_MODES.get(mode)
+        if error is not None:
+            status, payload, extra = error
+            account(tag, endpoint, headers, body, status, self.cid)
+            self.send(response(status, payload, extra, close), close)
             return
         account(tag, endpoint, headers, body, 200, self.cid)
         reply = response(200, b'{"id":"00000000000000000000000000000000"}', close=close)

@@ -344,6 +344,7 @@ class LoopbackServer:
         self.requests: list[RecordedRequest] = []
         self.connections = 0
         self.open_connections = 0
+        self.most_open = 0  # the most connections open at once
         self.tls_failures = 0
         self.handler_errors = 0
         self._script: deque[Answer] = deque()
@@ -486,6 +487,7 @@ class LoopbackServer:
         with self._cond:
             self.connections += 1
             self.open_connections += 1
+            self.most_open = max(self.most_open, self.open_connections)
             self._threads.append(threading.current_thread())
             self._cond.notify_all()
             return self.connections

@@ -317,6 +317,13 @@ def rate_limited(categories_limited: str) -> Callable[[Cell, LoopbackServer], No
     return check
 
 
+def burst_within_the_limit(cell: Cell, server: LoopbackServer) -> None:
+    """50 captures at once into a server answering after 50 ms: all delivered, never more than
+    ``max_connections`` (4) requests in flight."""
+    slow(cell, server)
+    assert server.most_open <= 4, cell.describe()
+
+
 def broken_replies(cell: Cell, server: LoopbackServer) -> None:
     """A reply reset half-way or no HTTP at all. Where the status line came whole (a reply reset
     in its body), the server has decided: sent. With no HTTP answer the senders pause, so the
@@ -351,6 +358,19 @@ FAULTS = [
         "429_rate_limits",
         lambda _: answering(Answer(429, {"X-Sentry-Rate-Limits": "60:error:key"})),
         rate_limited("error"),
+    ),
+    Fault(
+        "429_burst",  # 50 captures at once: the first request finds out, the rest never leave
+        lambda _: answering(Answer(429, {"X-Sentry-Rate-Limits": "60:error:key"}, delay=0.05)),
+        rate_limited("error"),
+        params={"interval": 0},
+    ),
+    Fault(
+        "burst",
+        lambda _: answering(Answer(delay=0.05)),
+        burst_within_the_limit,
+        flush=15.0,
+        params={"interval": 0},
     ),
     Fault("429_retry_after", lambda _: answering(Answer(429, {"Retry-After": "60"})), rate_limited("all")),
     Fault("429_bare", lambda _: answering(Answer(429)), rate_limited("all")),
@@ -411,8 +431,36 @@ def test_fault_matrix(transport: str, fault: Fault, tls_ca: Any, ca_pem: str) ->
             **params,
         )
         cell.result["captured"] = count
+        report(cell, server)
         check_common(cell, count)
         fault.check(cell, server)
+
+
+def report(cell: Cell, server: Any) -> None:
+    """One JSON line per cell on stdout (shown with ``pytest -s``): the matrix's figures."""
+    requests = list(getattr(server, "requests", []))
+    result = cell.result
+    print(
+        json.dumps(
+            {
+                "transport": cell.transport,
+                "fault": cell.fault,
+                "captured": result["captured"],
+                "event_requests": len(event_requests(requests)),
+                "report_requests": len(report_only(requests)),
+                "connections": getattr(server, "connections", None),
+                "sent": cell.stats["sent"],
+                "lost": cell.lost,
+                "longest_capture_ms": round(result["longest_capture"] * 1000, 1),
+                "longest_stall_ms": None
+                if result.get("longest_stall") is None
+                else round(result["longest_stall"] * 1000, 1),
+                "close_s": round(result["close_seconds"], 2),
+                "exit_after_close_s": round(cell.exit_after_close, 2),
+                "log_lines": len(result["log"]),
+            }
+        )
+    )
 
 
 @pytest.mark.parametrize("transport", list(WORLDS))

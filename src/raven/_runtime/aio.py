@@ -13,13 +13,15 @@ Which loop (policy):
 
 Shutdown: a small guardian task lives on the bound loop. When the loop shuts down
 (``asyncio.run`` cancels every task) or the client closes, the guardian and the send tasks keep
-delivering what is pending for at most ``shutdown_timeout``, then close the HTTP client; what is
-left is counted lost. At interpreter exit, a loop that still runs (private thread, daemon thread)
-gets a blocking flush of at most ``shutdown_timeout``; a loop that is stopped but not closed is run
-until its events are delivered (again at most ``shutdown_timeout``).
+delivering what is pending for at most ``shutdown_timeout``; then what is left, queued or in
+flight, is counted lost (one log line), the send tasks are cancelled and the HTTP client closed.
+At interpreter exit, a loop that still runs (private thread, daemon thread) is shut down the same
+way from the exiting thread, within ``shutdown_timeout``; a loop that is stopped but not closed is
+run until its events are delivered (again at most ``shutdown_timeout``).
 
 ``flush(timeout)`` blocks when called off the bound loop; on the loop it cannot wait (that would
 stall the loop) and only says whether everything is settled: use ``await flush_async(timeout)``.
+``close(timeout)`` on the loop returns the shutdown Task to await (as ``await aclose(timeout)``).
 """
 
 from __future__ import annotations

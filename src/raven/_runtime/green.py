@@ -123,14 +123,15 @@ def green_connection_class(library: GreenLibrary) -> type[Connection]:
 
 
 class GreenDispatcher:
-    """Queues events in a :class:`Pump`; at most ``limit`` green threads send them.
+    """Queues events in a :class:`Pump`; at most ``limit`` green threads send them (one until
+    the server answers 2xx: ``DeliveryCore.width``).
 
     Each send task holds one keep-alive connection; between bursts up to ``limit`` idle ones are
     kept for reuse, so at most ``limit`` sockets are open at any time.
 
     ``submit`` never waits on the network. ``flush`` / ``close`` block the calling green thread
     only (other greenlets, including the senders, keep running); from a foreign OS thread they
-    block that thread.
+    block that thread. When ``close`` returns, every event is sent or counted lost.
     """
 
     def __init__(

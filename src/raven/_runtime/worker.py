@@ -15,13 +15,21 @@ Policy:
   50-100 ms away delivers only 10-20 events/s, so a burst needs parallel connections; a quiet
   application keeps one thread and one connection. Extra senders exit after
   :data:`EXTRA_SENDER_IDLE` seconds without work.
+* At most ``DeliveryCore.width`` requests are in flight: one until the server has answered 2xx
+  (and again whenever it fails), so a burst into a server whose state is unknown goes out one
+  request at a time and a 429 stops it after the first. The rate limit is checked when an event
+  leaves the queue, right before its request is built.
+* After a send that got no HTTP answer every sender waits out the core's pause
+  (``raven._delivery.backoff``); events that reached nothing stay at the head of the queue.
 * ``flush(timeout)`` waits (on a condition, no polling) until every submitted event is settled:
-  sent or counted lost. At interpreter exit, each live worker gets at most its
-  ``shutdown_timeout``; what is still unsent is logged (never printed). At exit the wait is
+  sent or counted lost. ``close(timeout)`` flushes, then counts every event still queued or in
+  flight before it returns (``DeliveryCore.lost_at_close``), in one log line; a send still in
+  flight finishes in the background and is not counted again. At interpreter exit, each live
+  worker is closed within its ``shutdown_timeout`` (logged, never printed). At exit the wait is
   bounded and the application is done, so a backlog may use up to :data:`EXIT_CONNECTIONS_FACTOR`
-  times ``max_connections`` senders: 500 events against a server 50 ms away need 16 connections
-  to leave within the default 2 s. (Python 3.12.0-3.12.x may refuse new threads at exit; the
-  running senders then carry on alone.)
+  times ``max_connections`` senders (when the server answers 2xx): 500 events against a server
+  50 ms away need 16 connections to leave within the default 2 s. (Python 3.12.0-3.12.x may refuse
+  new threads at exit; the running senders then carry on alone.)
 * Fork: in the child the worker starts afresh (empty queue, no threads, new locks); threads and
   connections are made again on the child's first event. The parent's sockets are never used.
 

@@ -10,8 +10,10 @@ Threads: the queue (:class:`~raven._runtime.pump.Pump`) lives on the reactor thr
 another thread, or before ``reactor.run()``, hops there with ``reactor.callFromThread``.
 
 ``flush(timeout)`` / ``close(timeout)``: on the reactor thread they return a ``Deferred`` (firing
-True once every event is settled, False when ``timeout`` ran out), since blocking there would stop
-the very sends being waited for. On another thread, while the reactor runs, they block for at most
+True once every event is settled, False when ``timeout`` ran out; ``Client.close()`` passes it
+on), since blocking there would stop the very sends being waited for. When a close's Deferred
+fires (or a blocking close returns), every event is sent or counted lost, and the POSTs still in
+flight are cancelled. On another thread, while the reactor runs, they block for at most
 ``timeout`` and return a bool. When the reactor is not running nothing can be sent: ``flush`` says
 whether anything is pending, without waiting, and ``close`` counts the queued events as lost.
 

@@ -144,6 +144,20 @@ def scenario(client: Any, result: dict[str, Any]) -> Generator[Op, Any, None]:
     result["stats"] = {"sent": data.get("sent", 0), "lost": dict(data.get("lost") or {})}
 
 
+class Steps:
+    """Iterates over a scenario's operations; the driver sets ``value``, the last one's result."""
+
+    def __init__(self, client: Any, result: dict[str, Any]) -> None:
+        self.steps = scenario(client, result)
+        self.value: Any = None
+
+    def __iter__(self) -> Steps:
+        return self
+
+    def __next__(self) -> Op:
+        return self.steps.send(self.value)
+
+
 class World:
     """Carries out a scenario's operations in one I/O model (plain threads by default)."""
 
@@ -159,14 +173,9 @@ class World:
 
     def run(self, make: Callable[[], Any], result: dict[str, Any]) -> None:
         client = make()
-        steps = scenario(client, result)
-        value: Any = None
-        while True:
-            try:
-                op, arg = steps.send(value)
-            except StopIteration:
-                return
-            value = self.do(client, op, arg)
+        steps = Steps(client, result)
+        for op, arg in steps:
+            steps.value = self.do(client, op, arg)
 
     def do(self, client: Any, op: str, arg: Any) -> Any:
         if op == "sleep":
@@ -229,20 +238,15 @@ class Asyncio(World):
 
             tick_task = asyncio.ensure_future(ticker())
             client = make()
-            steps = scenario(client, result)
-            value: Any = None
+            steps = Steps(client, result)
             try:
-                while True:
-                    try:
-                        op, arg = steps.send(value)
-                    except StopIteration:
-                        break
+                for op, arg in steps:
                     if op == "sleep":
-                        value = await asyncio.sleep(arg)
+                        steps.value = await asyncio.sleep(arg)
                     elif op == "flush":
-                        value = await client.aflush(arg)
+                        steps.value = await client.aflush(arg)
                     else:
-                        value = await client.aclose(arg)
+                        steps.value = await client.aclose(arg)
             finally:
                 running = False
                 await tick_task
@@ -263,22 +267,17 @@ class Twisted(World):
         def body() -> Any:
             ticker.start(TICK, now=False)
             client = make()
-            steps = scenario(client, result)
-            value: Any = None
+            steps = Steps(client, result)
             try:
-                while True:
-                    try:
-                        op, arg = steps.send(value)
-                    except StopIteration:
-                        break
+                for op, arg in steps:
                     if op == "sleep":
-                        value = yield task.deferLater(reactor, arg, lambda: None)
+                        steps.value = yield task.deferLater(reactor, arg, lambda: None)
                     elif op == "flush":
-                        value = yield client.flush(arg)
+                        steps.value = yield client.flush(arg)
                     else:
                         closing = client.close(arg)
                         result["close_is_deferred"] = isinstance(closing, defer.Deferred)
-                        value = yield closing
+                        steps.value = yield closing
             finally:
                 ticker.stop()
 

@@ -221,3 +221,19 @@ def test_queue_bound_is_count_or_bytes_and_an_empty_queue_takes_anything() -> No
     assert options.queue_has_room(2, 50, 50)
     assert not options.queue_has_room(2, 50, 51)  # bytes first
     assert not options.queue_has_room(3, 0, 1)  # count first
+
+
+def test_a_flush_while_a_task_runs_gets_its_report_when_the_task_ends() -> None:
+    pump = make_pump(limit=1)
+    for n in range(3):
+        pump.offer(item(n))
+    request = pump.take()
+    assert request is not None
+    pump.kick()  # a flush while the first request is in flight: no second task ...
+    assert starts(pump) == 1
+    nxt = pump.finish(request, Reply(429, {"x-sentry-rate-limits": "60:error:key"}))
+    # ... the running task drops the two queued events and sends the report the flush asked for.
+    assert nxt is not None and nxt.item is None
+    assert dict(nxt.report) == {("ratelimit_backoff", "error"): 2}
+    assert pump.finish(nxt, Reply(200)) is None
+    assert pump.unsettled == 0 and pump.in_flight == 0

@@ -245,6 +245,7 @@ class _Binding:
         except asyncio.CancelledError:
             _uncancel()  # ... or the loop shuts down (asyncio.run cancels every task)
             self.closing_as = "the event loop stopped"
+        self.kick()  # what was lost goes in a last client report, if the server is reachable
         self.begin_drain(self.shutdown_timeout)
         deadline = self.loop.time() + self.shutdown_timeout
         try:

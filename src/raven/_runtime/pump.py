@@ -75,6 +75,7 @@ class Pump:
         self.resume_later: Optional[Callable[[float], None]] = None
         self._resume_pending = False
         self._kicked: Optional[Request] = None  # a report flush asked for, until its task takes it
+        self._report_wanted = False  # a flush asked while tasks ran: the last one sends the report
 
     @property
     def unsettled(self) -> int:
@@ -102,9 +103,13 @@ class Pump:
         self._grow(1)
 
     def kick(self) -> None:
-        """``flush`` asks: with no send task running, send the pending client report on its own
-        (after drops that no later event carries, e.g. during a rate limit), if the core agrees."""
-        if self._in_flight or self._closed or self._last_failed:
+        """``flush`` (or close) asks for the pending client report (after drops that no later event
+        carries, e.g. during a rate limit) to go on its own, if the core agrees: now with no send
+        task running, else when the last one runs out of events."""
+        if self._closed or self._last_failed:
+            return
+        if self._in_flight:
+            self._report_wanted = True
             return
         report = self.core.report_request(time.monotonic(), time.time(), forced=True)
         if report is None:
@@ -148,7 +153,8 @@ class Pump:
             self._unsettled -= 1
         self._in_flight -= 1
         if self._in_flight == 0 and not self._last_failed and not self._closed:
-            report = core.report_request(time.monotonic(), time.time())
+            forced, self._report_wanted = self._report_wanted, False
+            report = core.report_request(time.monotonic(), time.time(), forced=forced)
             if report is not None:
                 self._in_flight += 1
                 self._unsettled += 1

@@ -15,31 +15,30 @@ and a synchronous transport (as raven 6.10). Construction raises ``InvalidDsn`` 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
-import platform
-import re
 import sys
 import threading
 import time
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
 from random import Random
 from types import FunctionType
 from typing import Any, Callable, Optional, Union
 
 from raven import events as _events
-from raven._delivery.model import ERROR, EventItem, Reason
+from raven._delivery.model import ERROR, EventItem, Reason, Sent
 from raven._runtime import logs as _logs
 from raven.conf import defaults
 from raven.conf.remote import RemoteConfig
 from raven.context import Context, TransactionStack
+from raven.events import wire as _wire
+from raven.events.build import EVENT_KINDS, EventBuilder, is_event_id, new_event_id
 from raven.exceptions import ConfigurationError
 from raven.transport.registry import TransportRegistry, default_transports
-from raven.utils.levels import normalize_level
-from raven.version import SDK_NAME, VERSION
+from raven.version import CLIENT_NAME, SDK_NAME, VERSION
 
 __all__ = ("Client", "DummyClient", "ClientState", "get_excepthook_client")
 
@@ -49,33 +48,9 @@ SDK_VALUE = {"name": SDK_NAME, "version": VERSION}
 #: The first client created in the process (raven 6.10 kept it as ``raven.base.Raven``).
 Raven: Optional[Client] = None
 
-#: ``event_type`` names (raven's event classes) mapped to the kind of event they build.
-_EVENT_KINDS = {
-    "raven.events.Message": "message",
-    "Message": "message",
-    "raven.events.Exception": "exception",
-    "Exception": "exception",
-    "raven.events.Query": "query",
-    "Query": "query",
-}
-
-#: Event fields that ``capture`` also takes as keywords (``data`` wins when it has them too).
-_KEYWORD_FIELDS = ("culprit", "fingerprint", "transaction", "server_name")
-
-#: Event keys filled by the client, not copied from the context or ``data`` as they are.
-_MERGED_KEYS = frozenset({"tags", "extra", "contexts", "level", "logger"})
-
-_HEX = frozenset("0123456789abcdef")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
-
 ExcInfo = tuple[Any, Any, Any]
 
 _error_logger = logging.getLogger("sentry.errors")
-
-
-def _new_event_id() -> str:
-    """32 lowercase hex digits from the OS's random source (fork-safe, unlike a seeded PRNG)."""
-    return os.urandom(16).hex()
 
 
 def get_excepthook_client() -> Optional[Client]:
@@ -84,35 +59,89 @@ def get_excepthook_client() -> Optional[Client]:
 
 
 class ClientState:
-    """raven 6.10's delivery state. Delivery is now tracked by :meth:`Client.delivery_stats`;
-    this object stays for code that reads ``client.state`` and always says "online"."""
+    """raven 6.10's ``client.state``, reporting what the delivery core knows.
+
+    ``did_fail()`` after a failed send (no HTTP answer, or any status but 2xx) until the next
+    success; ``should_try()`` is False while the server rate-limits errors; ``retry_after`` is
+    what is left of that limit. Unlike raven 6.10 nothing is dropped because of this state: the
+    core's own rules decide (``raven._delivery``). ``set_fail`` / ``set_success`` still work for
+    code that calls them; the core's next outcome overrides them. Without a DSN the state is only
+    what those calls set.
+    """
 
     ONLINE = 1
     ERROR = 0
 
-    def __init__(self) -> None:
-        self.status = self.ONLINE
-        self.last_check: Optional[float] = None
-        self.retry_number = 0
-        self.retry_after = 0.0
+    def __init__(self, core: Optional[Callable[[], Any]] = None) -> None:
+        self._core = core or (lambda: None)
+        self._status = self.ONLINE
+        self._last_check: Optional[float] = None
+        self._retry_number = 0
+        self._retry_after = 0.0
+        self._seen_outcomes: Optional[int] = None  # the core's outcome count when set_* was called
+
+    def _view(self) -> Optional[dict[str, Any]]:
+        core = self._core()
+        if core is None:
+            return None
+        view: dict[str, Any] = core.health()
+        if view["outcomes"] == self._seen_outcomes:
+            return None  # nothing was sent since set_fail/set_success: they speak
+        return view
+
+    @property
+    def status(self) -> int:
+        view = self._view()
+        if view is None:
+            return self._status
+        return self.ERROR if view["failures"] else self.ONLINE
+
+    @property
+    def retry_number(self) -> int:
+        view = self._view()
+        return int(view["failures"]) if view is not None else self._retry_number
+
+    @property
+    def last_check(self) -> Optional[float]:
+        view = self._view()
+        return view["failed_at"] if view is not None else self._last_check
+
+    @property
+    def retry_after(self) -> float:
+        core = self._core()
+        if core is not None:
+            left = core.limited_for("error", time.monotonic())
+            if left > 0:
+                return float(left)
+        return self._retry_after
 
     def should_try(self) -> bool:
-        return True
+        """False while Sentry rate-limits error events (the core drops them meanwhile)."""
+        core = self._core()
+        if core is None:
+            return self._status == self.ONLINE or self._retry_after <= 0
+        return bool(core.limited_for("error", time.monotonic()) <= 0)
 
     def set_fail(self, retry_after: float = 0) -> None:
-        self.status = self.ERROR
-        self.retry_number += 1
-        self.last_check = time.time()
-        self.retry_after = retry_after
+        self._remember()
+        self._status = self.ERROR
+        self._retry_number += 1
+        self._last_check = time.time()
+        self._retry_after = float(retry_after or 0)
 
     def set_success(self) -> None:
-        self.status = self.ONLINE
-        self.last_check = None
-        self.retry_number = 0
-        self.retry_after = 0
+        self._remember()
+        self._status = self.ONLINE
+        self._last_check = None
+        self._retry_number = 0
+        self._retry_after = 0.0
 
     def did_fail(self) -> bool:
         return self.status == self.ERROR
+
+    def _remember(self) -> None:
+        core = self._core()
+        self._seen_outcomes = core.health()["outcomes"] if core is not None else None
 
 
 def _import_path(path: str) -> Any:
@@ -137,66 +166,6 @@ def _as_exc_info(value: Any) -> Optional[ExcInfo]:
             return None
         return exc_type, exc, tb
     return None
-
-
-def _is_event_id(value: Any) -> bool:
-    return type(value) is str and len(value) == 32 and _HEX.issuperset(value)
-
-
-def _timestamp(date: Any) -> Union[float, str]:
-    """``date`` for the event: a datetime (naive = UTC, as raven's ``utcnow``) or a number as Unix
-    time, an RFC 3339 string as given; anything else (or None) is now."""
-    if date is None:
-        return time.time()
-    if isinstance(date, datetime):
-        if date.tzinfo is None:
-            date = date.replace(tzinfo=timezone.utc)
-        return date.timestamp()
-    if isinstance(date, (int, float)) and not isinstance(date, bool) and date == date:
-        return float(date)
-    if isinstance(date, str) and _RFC3339.match(date):
-        return date
-    return time.time()
-
-
-def _tag_value(value: Any) -> str:
-    # Sentry keeps tag values up to 200 characters.
-    text = value if type(value) is str else _events.safe_str(value, 200)
-    return text if len(text) <= 200 else text[:200]
-
-
-#: The fields of Sentry's user interface; anything else goes under ``user.data``.
-_USER_FIELDS = frozenset({"id", "email", "ip_address", "username", "name", "geo", "segment", "data"})
-
-
-def _user_interface(user: dict[str, Any]) -> dict[str, Any]:
-    """Fit ``user`` to Sentry's schema: ``id`` is a string (a numeric primary key is common), and
-    keys it does not know move to ``data`` (a strict server drops the event otherwise)."""
-    fitted = {key: value for key, value in user.items() if key in _USER_FIELDS}
-    if fitted.get("id") is not None and not isinstance(fitted["id"], str):
-        fitted["id"] = str(fitted["id"])
-    others = {key: value for key, value in user.items() if key not in _USER_FIELDS}
-    if others:
-        data = fitted.get("data")
-        fitted["data"] = {**others, **data} if isinstance(data, dict) else others
-    return fitted
-
-
-def _clean_tags(*sources: Optional[Mapping[Any, Any]]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for source in sources:
-        if not source:
-            continue
-        try:
-            items = list(source.items())
-        except Exception:
-            continue
-        for key, value in items:
-            if value is None:
-                continue
-            name = key if type(key) is str else _events.safe_str(key, 200)
-            tags[name[:200]] = _tag_value(value)
-    return tags
 
 
 def _module_versions(include_paths: Iterable[str]) -> dict[str, str]:
@@ -231,37 +200,6 @@ def _module_versions(include_paths: Iterable[str]) -> dict[str, str]:
         if version is not None:
             versions[name] = str(version)
     return versions
-
-
-def _runtime_contexts() -> dict[str, dict[str, str]]:
-    """The ``runtime`` and ``os`` contexts: computed once per process."""
-    contexts: dict[str, dict[str, str]] = {
-        "runtime": {
-            "name": platform.python_implementation(),
-            "version": platform.python_version(),
-            "build": sys.version.replace("\n", " "),
-        }
-    }
-    try:
-        uname = platform.uname()
-        contexts["os"] = {
-            "name": uname.system or sys.platform,
-            "version": uname.release,
-            "build": uname.version,
-        }
-    except Exception:
-        contexts["os"] = {"name": sys.platform}
-    return contexts
-
-
-_RUNTIME_CONTEXTS: Optional[dict[str, dict[str, str]]] = None
-
-
-def _cached_runtime_contexts() -> dict[str, dict[str, str]]:
-    global _RUNTIME_CONTEXTS
-    if _RUNTIME_CONTEXTS is None:
-        _RUNTIME_CONTEXTS = _runtime_contexts()
-    return _RUNTIME_CONTEXTS
 
 
 class Client:
@@ -303,8 +241,17 @@ class Client:
         self.uncaught_logger = logging.getLogger("sentry.errors.uncaught")
         self._local_state = threading.local()
         self.raise_send_errors = raise_send_errors
-        self.state = ClientState()
+        self.state = ClientState(lambda: self._core)
         self.enable_breadcrumbs = enable_breadcrumbs
+        self._sdk = SDK_VALUE
+        self._builder = EventBuilder(self)
+        # raven 6.10's send chain: the fast path unless a subclass overrides a step of it.
+        self._plain_chain = all(
+            getattr(cls, name) is getattr(Client, name) for name in ("encode", "send_encoded", "send_remote")
+        )
+        self._hooks_overridden = any(
+            getattr(cls, name) is not getattr(Client, name) for name in ("_successful_send", "_failed_send")
+        )
 
         self.include_paths = set(o.get("include_paths") or ())
         self.exclude_paths = set(o.get("exclude_paths") or ())
@@ -421,7 +368,6 @@ class Client:
 
     def _rebuild_delivery(self) -> None:
         from raven._delivery.core import DeliveryCore
-        from raven.version import CLIENT_NAME
 
         old = self._dispatcher
         self._dispatcher = None
@@ -437,22 +383,8 @@ class Client:
             assert dsn is not None  # an active remote has a DSN
             transport = self.remote.get_transport()
             self._core = DeliveryCore(dsn, _transport_options(transport, dsn), CLIENT_NAME)
-        self._static = self._static_event()
-
-    def _static_event(self) -> dict[str, Any]:
-        """The event fields that are the same for every event of this client."""
-        static: dict[str, Any] = {"platform": PLATFORM_NAME, "sdk": SDK_VALUE}
-        if self.name:
-            static["server_name"] = self.name
-        if self.release is not None:
-            static["release"] = str(self.release)
-        if self.environment is not None:
-            static["environment"] = str(self.environment)
-        if self._modules:
-            static["modules"] = self._modules
-        if self.repos:
-            static["repos"] = self.repos
-        return static
+            if self._hooks_overridden:
+                self._core.on_settled = self._on_settled
 
     def install_sys_hook(self) -> None:
         """Report uncaught exceptions (``sys.excepthook``), then call the previous hook."""
@@ -501,6 +433,12 @@ class Client:
         """Make ``scheme://`` DSNs select ``transport_class`` (deprecated way; prefer ``transport=``)."""
         cls._registry.register_scheme(scheme, transport_class)
 
+    def get_handler(self, name: str) -> Any:
+        """An instance of the event class ``name`` (``'raven.events.Message'``; a bare class name
+        means one of raven's), bound to this client, as raven 6.10 kept them."""
+        path = name if "." in name else f"raven.events.{name}"
+        return _import_path(path)(self)
+
     def get_processors(self) -> Iterator[Any]:
         yield from self._processor_instances
 
@@ -525,8 +463,8 @@ class Client:
         return url
 
     def is_enabled(self) -> bool:
-        """True when the client has a DSN and sends events."""
-        return self.remote.is_active()
+        """True when the client has a DSN and sends events (override it to switch capturing)."""
+        return self._enabled
 
     # -- context
 
@@ -619,15 +557,17 @@ class Client:
         ``'raven.events.Exception'`` (``exc_info=``) or ``'raven.events.Query'`` (``query=``).
         ``data`` holds event fields (``request``, ``user``, ``logger``, ``level``, ``culprit`` ...);
         ``level``, ``logger``, ``culprit``, ``fingerprint`` and ``transaction`` may also be keywords.
+        As in raven 6.10, ``is_enabled()`` is the switch and the event goes through ``build_msg``
+        and ``send(**data)``, each of which a subclass may override.
         """
-        if not self._enabled or self._closed:
+        if self._closed or not self.is_enabled():
             return None
         try:
             exc_info = kwargs.get("exc_info")
-            if exc_info is not None or _EVENT_KINDS.get(event_type) == "exception":
+            if exc_info is not None or EVENT_KINDS.get(event_type) == "exception":
                 exc_info = _as_exc_info(exc_info)
                 if exc_info is None:
-                    if _EVENT_KINDS.get(event_type) == "exception":
+                    if EVENT_KINDS.get(event_type) == "exception":
                         self.logger.debug("captureException called with no exception being handled")
                         return None
                 else:
@@ -640,11 +580,11 @@ class Client:
                 kwargs["exc_info"] = exc_info
             rate = self.sample_rate if sample_rate is None else float(sample_rate)
             if not self._random.random() < rate:
-                event_id = _new_event_id()
+                event_id = new_event_id()
                 self._record_lost(Reason.SAMPLE_RATE)
                 self._local_state.last_event_id = event_id
                 return event_id
-            event = self._build(event_type, data, date, extra, stack, tags, kwargs)
+            event = self.build_msg(event_type, data, date, time_spent, extra, stack, tags=tags, **kwargs)
             if event is None:
                 return None
             event_id = event["event_id"]
@@ -653,7 +593,7 @@ class Client:
             return None
         self.send(**event)
         self._local_state.last_event_id = event_id
-        return event_id
+        return str(event_id)
 
     def build_msg(
         self,
@@ -668,100 +608,13 @@ class Client:
         fingerprint: Any = None,
         **kwargs: Any,
     ) -> Optional[dict[str, Any]]:
-        """The event ``capture`` would send (processors applied), without sending it."""
+        """The event ``capture`` sends, in raven 6.10's shape (:mod:`raven.events.build`), with
+        the processors applied; None if a processor failed (the event is counted as lost)."""
         if fingerprint is not None:
             kwargs["fingerprint"] = fingerprint
-        if "exc_info" in kwargs or _EVENT_KINDS.get(event_type) == "exception":
+        if "exc_info" in kwargs or EVENT_KINDS.get(event_type) == "exception":
             kwargs["exc_info"] = _as_exc_info(kwargs.get("exc_info"))
-        return self._build(event_type, data, date, extra, stack, tags, kwargs)
-
-    def _build(
-        self,
-        event_type: str,
-        data: Optional[Mapping[str, Any]],
-        date: Any,
-        extra: Optional[Mapping[str, Any]],
-        stack: Any,
-        tags: Optional[Mapping[str, Any]],
-        kwargs: dict[str, Any],
-    ) -> Optional[dict[str, Any]]:
-        settings = self._settings
-        ctx = self._context
-        ctx_data = ctx.data
-        data = data or {}
-        event = dict(self._static)
-        # Context first, explicit data over it; tags/extra/contexts are merged below.
-        for source in (ctx_data, data):
-            for key, value in source.items():
-                if key not in _MERGED_KEYS:
-                    event[key] = value
-        # As raven 6.10: an event_id / timestamp given in ``data`` is kept.
-        given_id = data.get("event_id")
-        event["event_id"] = given_id if _is_event_id(given_id) else _new_event_id()
-        event["timestamp"] = _timestamp(data.get("timestamp", date))
-        event["level"] = normalize_level(data.get("level") or kwargs.get("level") or ctx_data.get("level"))
-        event["logger"] = str(data.get("logger") or kwargs.get("logger") or ctx_data.get("logger") or "root")
-        if self.release is not None:
-            event["release"] = str(self.release)
-        if self.environment is not None:
-            event["environment"] = str(self.environment)
-
-        kind = _EVENT_KINDS.get(event_type)
-        query_tags: Optional[dict[str, Any]] = None
-        if kind is None:
-            self._custom_event(event_type, event, kwargs)
-        elif kind == "exception":
-            exc_info = kwargs.get("exc_info")
-            mechanism_type, handled = kwargs.get("_mechanism") or ("generic", True)
-            if exc_info is not None:
-                event["exception"] = {
-                    "values": _events.exception_values(
-                        exc_info, settings, handled=handled, mechanism_type=mechanism_type
-                    )
-                }
-            if kwargs.get("message") is not None:
-                event["logentry"] = self._logentry(kwargs)
-        elif kind == "message":
-            event["logentry"] = self._logentry(kwargs)
-        else:
-            event["logentry"] = _events.logentry(kwargs.get("query", ""), kwargs.get("params"), settings)
-            if kwargs.get("engine") is not None:
-                query_tags = {"db.engine": kwargs["engine"]}
-
-        if stack is None and "exception" not in event:
-            stack = self.auto_log_stacks
-        if stack and "stacktrace" not in event:
-            event["stacktrace"] = self._stacktrace(stack, kwargs.get("_skip_modules", ("raven.",)))
-
-        event["tags"] = _clean_tags(self.tags, ctx_data.get("tags"), data.get("tags"), tags, query_tags)
-        site = event.pop("site", None) or self.site
-        if site:
-            event["tags"].setdefault("site", _tag_value(site))
-        event["extra"] = self._extra(ctx_data.get("extra"), data.get("extra"), extra)
-        contexts = dict(_cached_runtime_contexts())
-        for given in (ctx_data.get("contexts"), data.get("contexts")):
-            if isinstance(given, Mapping):
-                contexts.update(given)
-        event["contexts"] = contexts
-        for key in ("user", "request"):
-            if key in event:
-                event[key] = _events.safe_value(event[key], settings)
-        user = event.get("user")
-        if isinstance(user, dict):
-            event["user"] = _user_interface(user)
-        for key in _KEYWORD_FIELDS:
-            value = kwargs.get(key)
-            if value is not None and key not in data:
-                event[key] = value
-        if "culprit" not in event and "transaction" not in event:
-            transaction = self.transaction.peek()
-            if transaction is not None:
-                event["transaction"] = str(transaction)
-        if self.enable_breadcrumbs and "breadcrumbs" not in event:
-            crumbs = ctx.breadcrumbs.get_buffer(self._transform)
-            if crumbs:
-                event["breadcrumbs"] = {"values": crumbs}
-
+        event = self._builder.build(event_type, data, date, time_spent, extra, stack, tags, kwargs)
         for processor in self._processor_instances:
             try:
                 result = processor.process(event)
@@ -774,105 +627,109 @@ class Client:
                 )
                 self._record_lost(Reason.EVENT_PROCESSOR)
                 return None
-            if result:
-                event = result
+            # raven 6.10 merged what a processor returned, so a partial dict is fine.
+            if isinstance(result, Mapping) and result is not event:
+                event.update(result)
+        self._builder.finish(event, kwargs)
         return event
-
-    def _logentry(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        entry = _events.logentry(kwargs.get("message", ""), kwargs.get("params"), self._settings)
-        formatted = kwargs.get("formatted")
-        if formatted is not None:
-            entry["formatted"] = _events.safe_str(formatted, _events.MAX_MESSAGE_LENGTH)
-        return entry
-
-    def _extra(self, *sources: Optional[Mapping[str, Any]]) -> dict[str, Any]:
-        settings = self._settings
-        result: dict[str, Any] = {}
-        for source in (self.extra, *sources):
-            if not source:
-                continue
-            try:
-                items = list(source.items())
-            except Exception:
-                continue
-            for key, value in items:
-                result[key if type(key) is str else _events.safe_str(key)] = _events.safe_value(
-                    value, settings
-                )
-        return result
-
-    def _stacktrace(self, stack: Any, skip_modules: tuple[str, ...]) -> dict[str, Any]:
-        settings = self._settings
-        if stack is True:
-            return _events.current_stacktrace(settings, skip_modules=skip_modules)
-        # raven 6.10 also took an iterable of frames or (frame, lineno) pairs, oldest first.
-        innermost = None
-        for item in stack:
-            innermost = item[0] if isinstance(item, (tuple, list)) else item
-        if innermost is None:
-            return {"frames": []}
-        return _events.current_stacktrace(settings, skip_modules=(), frame=innermost)
-
-    def _custom_event(self, event_type: str, event: dict[str, Any], kwargs: dict[str, Any]) -> None:
-        """A raven 6.10 event class given by dotted path: its ``capture(**kwargs)`` fills fields."""
-        path = event_type if "." in event_type else f"raven.events.{event_type}"
-        handler = _import_path(path)(self)
-        result = handler.capture(**{k: v for k, v in kwargs.items() if not k.startswith("_")})
-        if isinstance(result, Mapping):
-            culprit = result.get("culprit")
-            for key, value in result.items():
-                if key not in event and key != "culprit":
-                    event[key] = value
-            if culprit and "culprit" not in event:
-                event["culprit"] = culprit
 
     def transform(self, data: Any) -> Any:
         """``data`` made JSON-safe within this client's length limits."""
         return _events.safe_value(data, self._settings)
 
-    _transform = transform
-
-    # -- sending
+    # -- sending: raven 6.10's chain, send -> encode -> send_encoded -> send_remote -> transport
 
     def send(self, auth_header: Any = None, **data: Any) -> None:
-        """Serialize an event (a prepared dict) and hand it to the transport."""
-        if not self._enabled or self._closed:
-            return None
-        try:
-            if not _is_event_id(data.get("event_id")):
-                data["event_id"] = _new_event_id()
-            item = EventItem(str(data["event_id"]), _events.encode_event(data))
-        except Exception:
-            _logs.errors.error("client:encode", "Sentry: could not serialize an event", exc_info=True)
-            return None
-        self._submit(item)
-        return None
+        """Hand an event (raven 6.10's dict) to delivery.
 
-    def send_encoded(self, message: bytes, auth_header: Any = None, **kwargs: Any) -> None:
-        """Send an already serialized event: JSON bytes, zlib-compressed as raven 6.10 made them or not."""
-        if not self._enabled or self._closed:
+        With none of ``encode`` / ``send_encoded`` / ``send_remote`` overridden, the event is
+        translated and serialized once and queued (the fast path); otherwise it goes through
+        raven 6.10's chain, each step overridable.
+        """
+        if self._closed:
             return None
-        try:
-            import json
-
-            try:
-                body = zlib.decompress(message)
-            except zlib.error:
-                body = message
-            event = json.loads(body)
-            self.send(**event)
-        except Exception:
-            _logs.errors.error("client:encode", "Sentry: could not read an encoded event", exc_info=True)
+        if not self._plain_chain:
+            message = self.encode(data)
+            return self.send_encoded(message, auth_header=auth_header)
+        self._deliver(data)
         return None
 
     def encode(self, data: Mapping[str, Any]) -> bytes:
-        """raven 6.10's encoding: zlib-compressed JSON (kept for code that calls it)."""
-        return zlib.compress(_events.encode_event(dict(data)))
+        """raven 6.10's encoding: zlib-compressed JSON of the event."""
+        return zlib.compress(_wire.dumps_raven(data))
 
     def decode(self, data: bytes) -> Any:
-        import json
+        """The event from :meth:`encode`'s bytes (plain JSON is read too)."""
+        try:
+            body = zlib.decompress(data)
+        except zlib.error:
+            body = data
+        return json.loads(body)
 
-        return json.loads(zlib.decompress(data).decode("utf8"))
+    def send_encoded(self, message: bytes, auth_header: Any = None, **kwargs: Any) -> Any:
+        """raven 6.10's step: sign an encoded event and pass it to :meth:`send_remote`."""
+        if not auth_header:
+            auth_header = self._auth_header()
+        headers = {
+            "User-Agent": CLIENT_NAME,
+            "X-Sentry-Auth": auth_header,
+            "Content-Encoding": "deflate",
+            "Content-Type": "application/octet-stream",
+        }
+        return self.send_remote(url=self.remote.store_endpoint, data=message, headers=headers, **kwargs)
+
+    def send_remote(self, url: Any, data: bytes, headers: Optional[Mapping[str, str]] = None) -> None:
+        """raven 6.10's last step: here, the encoded event goes to delivery (its transport, rate
+        limits, retries and accounting); ``_successful_send`` / ``_failed_send`` follow."""
+        if self._closed:
+            return None
+        try:
+            event = self.decode(data)
+        except Exception:
+            _logs.errors.error("client:decode", "Sentry: could not read an encoded event", exc_info=True)
+            return None
+        if isinstance(event, dict):
+            self._deliver(event)
+        return None
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """Translate ``event`` to Sentry's protocol, serialize it and queue it."""
+        if self._core is None:
+            return
+        try:
+            if not is_event_id(event.get("event_id")):
+                event["event_id"] = new_event_id()
+            item = EventItem(str(event["event_id"]), _wire.encode_wire(event, self._settings))
+        except Exception:
+            _logs.errors.error("client:encode", "Sentry: could not serialize an event", exc_info=True)
+            return
+        self._submit(item)
+
+    def _successful_send(self) -> None:
+        """Called after an event was delivered (raven 6.10's hook)."""
+        self.state.set_success()
+
+    def _failed_send(self, exc: BaseException, url: Any, data: Any) -> None:
+        """Called after an event was lost (raven 6.10's hook): ``exc`` says why, ``data`` is the
+        event as it was sent. The delivery itself already logged it (rate-limited)."""
+        retry_after = getattr(exc, "retry_after", 0) or 0
+        self.state.set_fail(retry_after=retry_after)
+
+    def _auth_header(self) -> str:
+        from raven._delivery.envelope import auth_header
+
+        return auth_header(str(self.remote.public_key), self.remote.secret_key, CLIENT_NAME)
+
+    def _on_settled(self, request: Any, decision: Any) -> None:
+        """The core decided an event's fate: call the overridden raven 6.10 hooks."""
+        if isinstance(decision, Sent):
+            self._successful_send()
+            return
+        try:
+            data = json.loads(request.item.payload)
+        except Exception:
+            data = {}
+        self._failed_send(_hook_exception(decision, self._core), request.url, data)
 
     def _submit(self, item: EventItem) -> None:
         if self.raise_send_errors:
@@ -1061,6 +918,19 @@ _KNOWN_OPTIONS = frozenset(
 )
 
 
+def _hook_exception(decision: Any, core: Any) -> BaseException:
+    """The exception raven 6.10's ``_failed_send`` received, for a core decision."""
+    from raven.exceptions import APIError, RateLimited
+
+    message = decision.log or f"event dropped ({decision.reason.value})"
+    status = getattr(decision, "status", None)
+    if status == 429:
+        return RateLimited(message, core.limited_for("error", time.monotonic()) if core else 0)
+    if status is not None:
+        return APIError(message, status)
+    return ConnectionError(message)
+
+
 def _positive_int(name: str, value: Any, default: int) -> int:
     if value is None or value == 0 or value == "":
         return default
@@ -1090,11 +960,15 @@ def _transport_options(transport: Any, dsn: Any) -> Any:
     from raven._delivery.dsn import OPTION_NAMES, TransportOptions
 
     options = getattr(transport, "options", None)
-    if isinstance(options, TransportOptions):
-        return options
-    # A user's raven 6.10 transport took the DSN options itself; the core only needs the shared ones.
-    known = {k: v for k, v in dsn.query.items() if k in OPTION_NAMES}
-    try:
-        return TransportOptions.parse(known, OPTION_NAMES)
-    except Exception:
-        return TransportOptions()
+    if not isinstance(options, TransportOptions):
+        # A user's raven 6.10 transport took the DSN options itself; the core only needs the
+        # shared ones.
+        known = {k: v for k, v in dsn.query.items() if k in OPTION_NAMES}
+        try:
+            options = TransportOptions.parse(known, OPTION_NAMES)
+        except Exception:
+            options = TransportOptions()
+    if not getattr(transport, "accepts_envelopes", False) and dsn.query.get("protocol") != "envelope":
+        # Written for raven 6.10: it gets the store request raven 6.10 gave it.
+        options = options.with_values(protocol="store", raven_store=True)
+    return options

@@ -13,6 +13,7 @@ import random
 import re
 import sys
 import threading
+import zlib
 from typing import Any, Callable
 
 import pytest
@@ -29,9 +30,13 @@ HOOKS_OFF: dict[str, Any] = {"install_sys_hook": False, "install_logging_hook": 
 
 
 def decode_events(data: bytes, headers: Any) -> list[dict[str, Any]]:
-    """The events in a request body (gzip-compressed envelope or store JSON)."""
-    if {k.lower(): v for k, v in headers.items()}.get("content-encoding") == "gzip":
+    """The events in a request body (gzip-compressed envelope, or store JSON: raven 6.10's zlib
+    stream for a transport written for raven 6.10)."""
+    encoding = {k.lower(): v for k, v in headers.items()}.get("content-encoding")
+    if encoding == "gzip":
         data = gzip.decompress(data)
+    elif encoding == "deflate":
+        data = zlib.decompress(data)
     first, _, rest = data.partition(b"\n")
     if not rest:
         return [json.loads(first)]
@@ -251,7 +256,12 @@ def test_client_subclass_overriding_send_sees_the_event_dict() -> None:
     client = TempStoreClient(DSN, transport=Recorder, **HOOKS_OFF)
     event_id = client.captureMessage("stored")
     assert seen and seen[0]["event_id"] == event_id
-    assert seen[0]["logentry"]["message"] == "stored"
+    # raven 6.10's in-process event: a message, its interface, a logging level.
+    assert seen[0]["message"] == "stored"
+    interface = seen[0]["sentry.interfaces.Message"]
+    assert (interface["message"], list(interface["params"]), interface["formatted"]) == ("stored", [], None)
+    assert seen[0]["level"] == logging.ERROR
+    assert Recorder.last.calls == []  # the override sent nothing
     assert DummyClient(DSN, transport=Recorder, **HOOKS_OFF).captureMessage("void") is not None
 
 
@@ -327,11 +337,30 @@ def test_a_raven_610_transport_receives_url_data_and_headers() -> None:
     assert client.flush(5)
     assert transport.dsn_options == {"custom": "1"}
     [(url, data, headers)] = transport.calls
-    assert url == "http://sentry.invalid:9000/prefix/api/42/envelope/"
+    # What raven 6.10 gave its transports: the store endpoint, the event's JSON as a zlib stream.
+    assert url == "http://sentry.invalid:9000/prefix/api/42/store/"
     assert isinstance(data, bytes)
+    assert headers["Content-Encoding"] == "deflate"
+    assert headers["Content-Type"] == "application/octet-stream"
     auth = headers["X-Sentry-Auth"]
     assert "sentry_key=public" in auth and "sentry_version=7" in auth
-    assert decode_events(data, headers)[0]["logentry"]["message"] == "hi"
+    assert json.loads(zlib.decompress(data))["logentry"]["message"] == "hi"
+
+
+@pytest.mark.parametrize("how", ["attribute", "dsn"])
+def test_a_user_transport_may_take_envelopes(how: str) -> None:
+    class Enveloped(Recorder):
+        accepts_envelopes = how == "attribute"
+
+    dsn = DSN + ("?protocol=envelope" if how == "dsn" else "")
+    client = Client(dsn, transport=Enveloped, **HOOKS_OFF)
+    client.captureMessage("in an envelope")
+    assert client.flush(5)
+    [(url, data, headers)] = Recorder.last.calls
+    assert url == "http://sentry.invalid:9000/prefix/api/42/envelope/"
+    assert headers["Content-Encoding"] == "gzip"
+    assert decode_events(data, headers)[0]["logentry"]["message"] == "in an envelope"
+    assert Recorder.last.dsn_options == {}  # ``protocol`` is the client's, not passed on
 
 
 def test_a_raven_610_async_transport_is_called_with_callbacks() -> None:
@@ -345,7 +374,7 @@ def test_a_raven_610_async_transport_is_called_with_callbacks() -> None:
     client = Client(DSN, transport=Callbacks, **HOOKS_OFF)
     client.captureMessage("async")
     assert client.flush(5)
-    assert calls == ["http://sentry.invalid:9000/prefix/api/42/envelope/"]
+    assert calls == ["http://sentry.invalid:9000/prefix/api/42/store/"]
     assert client.delivery_stats()["sent"] == 1
 
 
@@ -707,10 +736,9 @@ def test_event_id_and_timestamp_given_in_data_or_date_are_kept() -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", bad["event_id"])
 
 
-def test_user_context_fits_sentry_schema() -> None:
-    """A numeric id becomes a string and unknown keys move to ``data`` (strict servers drop it otherwise)."""
-    from raven.base import Client
-
+def test_user_context_fits_sentry_schema_on_the_wire() -> None:
+    """In process the user is as given (raven 6.10); on the wire a numeric id becomes a string and
+    unknown keys move to ``data`` (strict servers drop the event otherwise)."""
     sent: list[dict] = []
 
     class Capture(Client):
@@ -721,4 +749,12 @@ def test_user_context_fits_sentry_schema() -> None:
     client.user_context({"id": 17, "email": "a@example.org", "plan": "pro"})
     client.captureMessage("hello")
     client.close(0)
-    assert sent[0]["user"] == {"id": "17", "email": "a@example.org", "data": {"plan": "pro"}}
+    assert sent[0]["user"] == {"id": 17, "email": "a@example.org", "plan": "pro"}
+    recorder_client, transport = make_client()
+    recorder_client.user_context({"id": 17, "email": "a@example.org", "plan": "pro"})
+    recorder_client.captureMessage("hello")
+    assert one_event(recorder_client, transport)["user"] == {
+        "id": "17",
+        "email": "a@example.org",
+        "data": {"plan": "pro"},
+    }

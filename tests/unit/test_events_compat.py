@@ -1,4 +1,4 @@
-"""raven 6.10's event classes, importable from raven.events, in raven-ng's event format."""
+"""raven 6.10's event classes, importable from raven.events, giving raven 6.10's event fields."""
 
 from __future__ import annotations
 
@@ -35,12 +35,20 @@ def test_exception_event_without_an_exception() -> None:
 
 def test_message_and_query() -> None:
     data = Message(FakeClient()).capture("hello %s", ("world",))
-    assert data == {"logentry": {"message": "hello %s", "params": ["world"], "formatted": "hello world"}}
+    assert data == {
+        "sentry.interfaces.Message": {
+            "message": "hello %s",
+            "params": ("transformed", ("world",)),  # the client's transform, as raven 6.10
+            "formatted": None,
+        },
+        "message": "hello %s",
+    }
     assert Message(None).to_string(data) == "hello %s"
-    assert Message(None).capture("m", formatted="custom")["logentry"]["formatted"] == "custom"
+    custom = Message(None).capture("m", formatted="custom")
+    assert custom["sentry.interfaces.Message"]["formatted"] == "custom" and custom["message"] == "custom"
     q = Query(None).capture("SELECT 1", "postgresql")
-    assert q["logentry"]["message"] == "SELECT 1"
-    assert q["tags"] == {"db.engine": "postgresql"}
+    assert q == {"sentry.interfaces.Query": {"query": "SELECT 1", "engine": "postgresql"}}
+    assert Query(None).to_string(q) == "SELECT 1"
 
 
 def test_custom_event_subclass() -> None:

@@ -42,7 +42,7 @@ imports no threading.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from raven._delivery.backoff import ConnectBackoff, retryable
 from raven._delivery.decisions import decide_failure, decide_reply
@@ -90,13 +90,20 @@ class DeliveryCore:
         self.options = options
         self.rate_limits = RateLimits()
         self.backoff = ConnectBackoff()
-        self._encoder = Encoder(dsn, client_name)
+        self._encoder = Encoder(dsn, client_name, raven_store=options.raven_store)
         self._lost = LostEvents()
         self._reports = ReportSchedule()
         self._protocol = STORE if options.protocol == STORE else ENVELOPE
         self._sent = 0
         self._logged_413 = False
         self._healthy = False  # the last answer was a 2xx
+        self._failures = 0  # event sends that failed since the last one that succeeded
+        self._failed_at: Optional[float] = None  # Unix time of the last failed event send
+        self._outcomes = 0  # event sends settled
+        #: Called with ``(request, decision)`` once an event's fate is decided (sent or dropped
+        #: by the server's answer or the network); set by a client whose raven 6.10 hooks
+        #: (``_successful_send`` / ``_failed_send``) are overridden. Errors it raises are ignored.
+        self.on_settled: Optional[Callable[[Request, Decision], None]] = None
 
     @property
     def protocol(self) -> str:
@@ -131,7 +138,7 @@ class DeliveryCore:
         encoder = self._encoder
         if self._protocol == STORE:
             return Request(
-                encoder.store_url, encoder.store_headers(), gzip_compress(item.payload), item, STORE
+                encoder.store_url, encoder.store_headers(), encoder.compress_store(item.payload), item, STORE
             )
         report: dict[Key, int] = {}
         extra = b""
@@ -213,12 +220,33 @@ class DeliveryCore:
                 return Dropped(item.event_id, Reason.SEND_ERROR, None, 404)
             return decision
         if item is not None and account:
+            self._outcomes += 1
             if isinstance(decision, Sent):
                 self._sent += 1
-            elif isinstance(decision, Dropped):
-                # The server counted the event it refused with 429: no client report for it.
-                self._lost.add(decision.reason.value, item.category, report=decision.status != 429)
+                self._failures = 0
+            else:
+                self._failures += 1
+                self._failed_at = wall
+                if isinstance(decision, Dropped):
+                    # The server counted the event it refused with 429: no client report for it.
+                    self._lost.add(decision.reason.value, item.category, report=decision.status != 429)
+            listener = self.on_settled
+            if listener is not None and isinstance(decision, (Sent, Dropped)):
+                try:
+                    listener(request, decision)
+                except Exception:  # a user's hook must not break delivery
+                    pass
         return decision
+
+    def health(self) -> dict[str, Any]:
+        """``{"failures", "failed_at", "outcomes"}``: consecutive failed event sends, the Unix
+        time of the last one, and how many event sends were settled (``client.state`` reads it)."""
+        return {"failures": self._failures, "failed_at": self._failed_at, "outcomes": self._outcomes}
+
+    def limited_for(self, category: str, now: float) -> float:
+        """Seconds left of the rate limit covering ``category`` (0 when none does)."""
+        until = self.rate_limits.until(category)
+        return max(0.0, until - now) if until is not None else 0.0
 
     def give_back(self, request: Request) -> None:
         """A request that was never sent: its client report's counts are pending again."""

@@ -120,6 +120,9 @@ class TransportOptions:
     queue_bytes: int = 16 * 1024 * 1024
     max_connections: int = 4
     maximum_outstanding_requests: int = 100
+    #: Not a DSN option: store requests as raven 6.10 made them, for a transport written for
+    #: raven 6.10 that did not declare ``accepts_envelopes`` (set by the client).
+    raven_store: bool = False
 
     @classmethod
     def parse(

@@ -1,9 +1,10 @@
 """raven 6.10's event classes (``raven.events.BaseEvent`` / ``Exception`` / ``Message`` / ``Query``).
 
-The Client builds its own events without them; they exist for code written against raven 6.10:
-custom event types passed to ``Client.capture('dotted.path.MyEvent', ...)`` that subclass
-``BaseEvent`` (or ``Message``), and callers of ``raven.events.Exception(client).capture(...)``.
-Their ``capture`` returns event fields in raven-ng's format (``logentry``, ``exception.values``).
+``capture(**kwargs)`` returns the fields the event kind contributes, in raven 6.10's shape
+(``sentry.interfaces.Message`` and ``message``; ``exception.values``; ``sentry.interfaces.Query``),
+as the Client builds them (:mod:`raven.events.build`). They serve code written against raven
+6.10: custom event types passed to ``Client.capture('dotted.path.MyEvent', ...)`` that subclass
+``BaseEvent``, ``client.get_handler(...)``, the logging handler, and direct callers.
 """
 
 from __future__ import annotations
@@ -11,15 +12,31 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from .message import logentry
-from .serialize import safe_str
+from .build import (
+    MESSAGE_INTERFACE,
+    QUERY_INTERFACE,
+    exception_fields,
+    exception_string,
+    message_fields,
+    query_fields,
+)
+from .serialize import safe_value
 from .settings import DEFAULT_SETTINGS, EventSettings
-from .stack import exception_values
 
 
-def _settings_of(client: Any) -> EventSettings:
-    settings = getattr(client, "_settings", None)
-    return settings if isinstance(settings, EventSettings) else DEFAULT_SETTINGS
+class _Transforming:
+    """What the field builders need of a client: ``transform`` and ``_settings``."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        settings = getattr(client, "_settings", None)
+        self._settings = settings if isinstance(settings, EventSettings) else DEFAULT_SETTINGS
+
+    def transform(self, value: Any) -> Any:
+        transform = getattr(self._client, "transform", None)
+        if callable(transform):
+            return transform(value)
+        return safe_value(value, self._settings)
 
 
 class BaseEvent:
@@ -36,12 +53,7 @@ class BaseEvent:
         return {}
 
     def transform(self, value: Any) -> Any:
-        transform = getattr(self.client, "transform", None)
-        if callable(transform):
-            return transform(value)
-        from .serialize import safe_value
-
-        return safe_value(value, _settings_of(self.client))
+        return _Transforming(self.client).transform(value)
 
 
 class ExceptionEvent(BaseEvent):
@@ -50,22 +62,19 @@ class ExceptionEvent(BaseEvent):
     name = "exception"
 
     def to_string(self, data: dict[str, Any]) -> str:
-        exc = data[self.name]["values"][-1]
-        if exc.get("value"):
-            return f"{exc['type']}: {exc['value']}"
-        return str(exc["type"])
+        return exception_string(data) or ""
 
     def capture(self, exc_info: Any = None, **kwargs: Any) -> dict[str, Any]:
-        values = exception_values(exc_info, _settings_of(self.client))
-        if not values:
+        fields = exception_fields(_Transforming(self.client), exc_info, kwargs.get("level", logging.ERROR))
+        if "exception" not in fields:
             raise ValueError("No exception found")
-        return {"level": kwargs.get("level", "error"), self.name: {"values": values}}
+        return fields
 
 
 class Message(BaseEvent):
-    """raven.events.Message: a ``logentry`` from ``message`` and ``params``."""
+    """raven.events.Message: ``sentry.interfaces.Message`` (message, params, formatted)."""
 
-    name = "logentry"
+    name = MESSAGE_INTERFACE
 
     def to_string(self, data: dict[str, Any]) -> str:
         return str(data[self.name]["message"])
@@ -73,22 +82,16 @@ class Message(BaseEvent):
     def capture(
         self, message: Any = "", params: Any = (), formatted: Optional[str] = None, **kwargs: Any
     ) -> dict[str, Any]:
-        entry = logentry(message, params, _settings_of(self.client))
-        if formatted is not None:
-            entry["formatted"] = safe_str(formatted, 8192)
-        return {self.name: entry}
+        return message_fields(_Transforming(self.client), message, params, formatted)
 
 
 class Query(BaseEvent):
-    """raven.events.Query: the query as the message, the engine as a tag."""
+    """raven.events.Query: ``sentry.interfaces.Query`` (query, engine)."""
 
-    name = "logentry"
+    name = QUERY_INTERFACE
 
     def to_string(self, data: dict[str, Any]) -> str:
-        return str(data[self.name]["message"])
+        return str(data[self.name]["query"])
 
     def capture(self, query: Any = "", engine: Any = None, **kwargs: Any) -> dict[str, Any]:
-        result: dict[str, Any] = {self.name: logentry(query, None, _settings_of(self.client))}
-        if engine is not None:
-            result["tags"] = {"db.engine": safe_str(engine, 200)}
-        return result
+        return query_fields(query, engine)

@@ -159,9 +159,10 @@ class SentryHandler(logging.Handler):
         event_type = "raven.events.Message"
         exc_info = record.exc_info
         if exc_info and all(exc_info):
+            # As raven 6.10: the record's message goes in first, then the exception on top.
+            data.update(self.client.get_handler(event_type).capture(**handler_kwargs))
             event_type = "raven.events.Exception"
-            handler_kwargs["exc_info"] = exc_info
-            handler_kwargs["_mechanism"] = ("logging", True)
+            handler_kwargs = {"exc_info": exc_info, "_mechanism": ("logging", True)}
 
         data["level"] = record.levelno
         data["logger"] = record.name

@@ -12,6 +12,10 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
+#: raven 6.10's flag telling external transports that this contract (``send(url, data, headers)``,
+#: transports built from DSN options) is the one in force.
+has_newstyle_transports = True
+
 
 class Transport:
     """A blocking transport: ``send`` POSTs ``data`` to ``url`` and raises on failure.
@@ -21,6 +25,11 @@ class Transport:
 
     scheme: Sequence[str] = []
     is_async = False
+    #: Whether ``send`` / ``async_send`` take Sentry envelopes. A transport written for raven
+    #: 6.10 (this default) gets what 6.10 gave it: the store URL, the zlib-compressed JSON of the
+    #: event, raven's headers. Set it True (as raven-ng's own transports do) to get envelopes
+    #: for the ``/envelope/`` endpoint instead; ``?protocol=envelope`` in the DSN does the same.
+    accepts_envelopes = False
 
     def send(self, url: str, data: bytes, headers: Mapping[str, str]) -> Any:
         raise NotImplementedError

@@ -19,8 +19,9 @@ from raven._delivery.model import Failure, Reply, Request
 from raven._runtime.connection import Connection, tls_context
 from raven.exceptions import APIError, InvalidDsn, RateLimited
 from raven.transport.base import Transport
+from raven.utils.http import urlopen  # raven 6.10 import path of the one-request helper
 
-__all__ = ("HTTPTransport", "TransportNetworkError")
+__all__ = ("HTTPTransport", "TransportNetworkError", "urlopen")
 
 #: Idle connections an ``HTTPTransport`` keeps for reuse by concurrent callers.
 MAX_IDLE_CONNECTIONS = 4
@@ -86,6 +87,7 @@ class HTTPTransport(Transport):
     """
 
     scheme = ["sync+http", "sync+https"]
+    accepts_envelopes = True
     #: The DSN options this transport takes (validated at construction: InvalidDsn names the option).
     accepted_options: frozenset[str] = COMMON_OPTIONS
 

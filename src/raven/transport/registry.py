@@ -2,7 +2,9 @@
 
 The transports that need an optional library (requests, gevent, eventlet, tornado, twisted,
 aiohttp) are registered by name and imported only when their scheme is used, so importing
-``raven`` never imports those libraries.
+``raven`` never imports those libraries. raven 6.10 also made every transport class importable
+from here (``from raven.transport.registry import GeventedHTTPTransport``): those names still
+work, the optional ones resolving on first use (through :mod:`raven.transport`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from raven._delivery.dsn import Dsn
 from raven.exceptions import ConfigurationError, InvalidDsn
 from raven.transport.http import HTTPTransport
 from raven.transport.threaded import ThreadedHTTPTransport
+from raven.utils import urlparse  # noqa: F401  (raven 6.10 name of this module)
 
 __all__ = (
     "DuplicateScheme",
@@ -104,6 +107,28 @@ class TransportRegistry:
         return self._transports[full_url]
 
 
+#: raven 6.10's names of this module whose import needs an optional library.
+_OPTIONAL_TRANSPORTS = frozenset(
+    {
+        "EventletHTTPTransport",
+        "GeventedHTTPTransport",
+        "RequestsHTTPTransport",
+        "ThreadedRequestsHTTPTransport",
+        "TornadoHTTPTransport",
+        "TwistedHTTPTransport",
+        "AsyncioHTTPTransport",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OPTIONAL_TRANSPORTS:
+        import raven.transport
+
+        return getattr(raven.transport, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _lazy(module: str, name: str, *scheme: str) -> LazyTransport:
     return LazyTransport(f"raven.transport.{module}", name, scheme)
 
@@ -154,6 +179,8 @@ def make_transport(transport_cls: type, dsn: Dsn) -> Any:
     """
     options = dict(dsn.query)
     if not _validates_itself(transport_cls):
+        # ``protocol`` is the client's to read (raven 6.10 had no such option to pass on).
+        options.pop("protocol", None)
         _check_option_names(transport_cls, options)
     try:
         return transport_cls(**options)

@@ -164,9 +164,14 @@ class RemoteConfig:
             # raven 6.10 allowed a registered scheme of any name (``mock://`` in many test suites):
             # such a DSN is read as plain http for the transport that scheme selects.
             registry = transport_registry if transport_registry is not None else _default_registry()
-            if not registry.supported_scheme(scheme):
+            if registry.supported_scheme(scheme):
+                dsn = replace(Dsn.parse(f"http{text[len(scheme) :]}"), transport_scheme=scheme)
+            elif transport is not None:
+                # A transport of its own with a scheme of its own (``fluentd://`` with
+                # ``transport=FluentdTransport``): raven 6.10 took it, URLs and all.
+                dsn = replace(Dsn.parse(f"http{text[len(scheme) :]}"), scheme=scheme)
+            else:
                 raise InvalidDsn(ERR_UNKNOWN_SCHEME.format(scheme, redact(text)))
-            dsn = replace(Dsn.parse(f"http{text[len(scheme) :]}"), transport_scheme=scheme)
         else:
             dsn = Dsn.parse(text)
         if dsn.transport_scheme is not None:

@@ -65,7 +65,8 @@ def raise_for_reply(reply: Reply) -> Reply:
 
 def parse_options(cls: type, given: Mapping[str, Any]) -> TransportOptions:
     """Validate a transport's keyword options against its ``accepted_options`` (InvalidDsn)."""
-    values = {name: value for name, value in given.items() if value is not _UNSET}
+    # raven 6.10's constructors took None for "the default" (``HTTPTransport(timeout=None)``).
+    values = {name: value for name, value in given.items() if value is not _UNSET and value is not None}
     accepted = getattr(cls, "accepted_options", COMMON_OPTIONS)
     options = TransportOptions.parse(values, accepted)
     if options.verify_ssl and options.ca_certs:

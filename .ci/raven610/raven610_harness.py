@@ -79,15 +79,22 @@ def _reason(report: Any) -> str:
 
 
 def pytest_sessionstart(session: Any) -> None:
-    import raven
+    # Where ``raven`` comes from, found without running it; then its version, or why it cannot be
+    # imported (every test then fails at collection, as it should).
+    import importlib.util
 
-    _write(
-        {
-            "raven_file": os.path.abspath(raven.__file__),
-            "raven_version": getattr(raven, "VERSION", None),
-            "python": sys.version.split()[0],
-        }
-    )
+    spec = importlib.util.find_spec("raven")
+    header: dict[str, Any] = {
+        "raven_file": os.path.abspath(spec.origin) if spec and spec.origin else "",
+        "python": sys.version.split()[0],
+    }
+    try:
+        import raven
+
+        header["raven_version"] = getattr(raven, "VERSION", None)
+    except Exception as exc:
+        header["raven_import_error"] = f"{type(exc).__name__}: {exc}"
+    _write(header)
 
 
 def pytest_collectreport(report: Any) -> None:

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional, Union
 
+from raven.utils import once  # noqa: F401  (raven 6.10 name of this module)
+from raven.utils.compat import get_code  # noqa: F401  (raven 6.10 name of this module)
 from raven.utils.levels import normalize_level
 
 __all__ = (
@@ -34,6 +36,7 @@ __all__ = (
     "register_logging_handler",
     "hook_libraries",
     "libraryhook",
+    "event_payload_considered_equal",
 )
 
 CATEGORY_MAX_LENGTH = 128
@@ -53,7 +56,9 @@ Processor = Callable[[dict[str, Any]], Any]
 _Entry = tuple[Any, ...]
 
 
-def _payload_equal(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def event_payload_considered_equal(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two crumbs are the same record repeated (type, level, message, category, data);
+    consecutive repeats are sent once."""
     return (
         a.get("type") == b.get("type")
         and a.get("level") == b.get("level")
@@ -167,7 +172,7 @@ class BreadcrumbBuffer:
                 except Exception:
                     logger.debug("a breadcrumb processor failed; crumb skipped", exc_info=True)
                     crumb = None
-            if crumb is not None and not (result and _payload_equal(result[-1], crumb)):
+            if crumb is not None and not (result and event_payload_considered_equal(result[-1], crumb)):
                 result.append(crumb)
         return result
 

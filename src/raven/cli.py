@@ -240,6 +240,41 @@ def _redacted(dsn: str) -> str:
     return redact(dsn)
 
 
+def describe_client(client: Any, out: IO[str]) -> None:
+    """Write where ``client`` sends (the secret key is not shown)."""
+    remote = client.remote
+    out.write("Client configuration:\n")
+    for key in ("base_url", "project", "public_key"):
+        out.write(f"  {key:<15}: {getattr(remote, key)}\n")
+    out.write(f"  {'secret_key':<15}: {'(set)' if remote.secret_key else '(none)'}\n")
+    transport = remote.transport_cls
+    out.write(f"  {'transport':<15}: {getattr(transport, '__name__', transport)}\n\n")
+
+
+def send_test_event(
+    client: Any, data: Optional[dict[str, Any]], tags: Optional[dict[str, Any]], out: IO[str]
+) -> Optional[str]:
+    """Capture the test message with ``client`` and write its event id; returns the id."""
+    out.write("Sending a test message... ")
+    out.flush()
+    ident: Optional[str] = client.captureMessage(
+        message=TEST_MESSAGE,
+        data=data
+        if data is not None
+        else {
+            "culprit": "raven.scripts.runner",
+            "logger": "raven.test",
+            "request": {"method": "GET", "url": "http://example.com"},
+        },
+        level=logging.INFO,
+        stack=True,
+        tags=tags or {},
+        extra={"user": get_uid(), "loadavg": get_loadavg()},
+    )
+    out.write(f"Event ID was {ident!r}\n")
+    return ident
+
+
 def run_dsn_test(
     dsn: str,
     data: Optional[dict[str, Any]] = None,
@@ -258,35 +293,12 @@ def run_dsn_test(
         out.write(f"Error: {exc}\n")
         return 1
     try:
-        remote = client.remote
-        out.write("Client configuration:\n")
-        for key in ("base_url", "project", "public_key"):
-            out.write(f"  {key:<15}: {getattr(remote, key)}\n")
-        out.write(f"  {'secret_key':<15}: {'(set)' if remote.secret_key else '(none)'}\n")
-        transport = remote.transport_cls
-        out.write(f"  {'transport':<15}: {getattr(transport, '__name__', transport)}\n\n")
+        describe_client(client, out)
         if not client.is_enabled():
             out.write("Error: Client reports as being disabled!\n")
             return 1
-
-        out.write("Sending a test message... ")
-        out.flush()
         started = time.perf_counter()
-        ident = client.captureMessage(
-            message=TEST_MESSAGE,
-            data=data
-            if data is not None
-            else {
-                "culprit": "raven.scripts.runner",
-                "logger": "raven.test",
-                "request": {"method": "GET", "url": "http://example.com"},
-            },
-            level=logging.INFO,
-            stack=True,
-            tags=tags or {},
-            extra={"user": get_uid(), "loadavg": get_loadavg()},
-        )
-        out.write(f"Event ID was {ident!r}\n")
+        send_test_event(client, data, tags, out)
         settled = client.flush(_flush_timeout(client))
         elapsed = (time.perf_counter() - started) * 1000
         stats = client.delivery_stats()

@@ -11,6 +11,9 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), os.pardir))
 #: Seconds a transport waits for the server (the DSN's ``?timeout=`` overrides it).
 TIMEOUT = 1
 
+#: The client class raven 6.10's Django integration built by default (a dotted path).
+CLIENT = "raven.contrib.django.DjangoClient"
+
 #: The ``server_name`` of events: this host's name.
 NAME = socket.gethostname() if hasattr(socket, "gethostname") else None
 

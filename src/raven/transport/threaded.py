@@ -16,10 +16,16 @@ from raven._delivery.dsn import QUEUE_OPTIONS, TransportOptions
 from raven._delivery.model import Failure, FailureKind
 from raven._runtime.dispatch import Dispatcher
 from raven._runtime.worker import Poster, Worker
+from raven.conf import defaults
 from raven.transport.base import AsyncTransport, OnFailure
 from raven.transport.http import HTTPTransport, TransportNetworkError
+from raven.utils.compat import Queue, check_threads  # noqa: F401  (raven 6.10 names of this module)
 
 __all__ = ("AsyncWorker", "ThreadedHTTPTransport")
+
+#: Seconds the worker waits for queued events at interpreter exit (raven 6.10's name; its value
+#: was 10 s, raven-ng's default shutdown_timeout is 2 s, and the DSN's ?shutdown_timeout= wins).
+DEFAULT_TIMEOUT = defaults.SHUTDOWN_TIMEOUT
 
 
 class ThreadedHTTPTransport(AsyncTransport, HTTPTransport):
@@ -68,7 +74,9 @@ class AsyncWorker:
     """raven 6.10's ``AsyncWorker`` API (``queue(callback, *args)``, ``stop``, ``main_thread_terminated``)
     on top of the bounded :class:`~raven._runtime.worker.Worker`."""
 
-    def __init__(self, shutdown_timeout: float = 2.0, options: Optional[TransportOptions] = None) -> None:
+    def __init__(
+        self, shutdown_timeout: float = DEFAULT_TIMEOUT, options: Optional[TransportOptions] = None
+    ) -> None:
         base = options if options is not None else TransportOptions()
         self.options = {"shutdown_timeout": shutdown_timeout}
         self._worker = Worker(

@@ -119,6 +119,16 @@ def item_factory() -> Callable[..., Any]:
 
 
 @pytest.fixture
+def in_memory_client() -> Iterator[Any]:
+    """raven 6.10's ``InMemoryClient`` (what ``send`` gets is kept in ``.events``), hooks off."""
+    from raven.utils.testutils import InMemoryClient
+
+    client = InMemoryClient(install_sys_hook=False, install_logging_hook=False, hook_libraries=())
+    yield client
+    client.close(timeout=0)
+
+
+@pytest.fixture
 def error_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """caplog capturing the library's diagnostics loggers at DEBUG."""
     caplog.set_level(logging.DEBUG, logger="raven")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,11 +29,8 @@ def message_of(event: dict[str, Any]) -> tuple[Any, Any, Any]:
 
 
 @pytest.fixture
-def client() -> Iterator[InMemoryClient]:
-    # raven 6.10's InMemoryClient keeps what send() gets; the DSN enables it with any client.
-    recording = InMemoryClient(dsn="http://public@127.0.0.1:9/1", **QUIET)
-    yield recording
-    recording.close(timeout=0)
+def client(in_memory_client: InMemoryClient) -> InMemoryClient:
+    return in_memory_client
 
 
 @pytest.fixture

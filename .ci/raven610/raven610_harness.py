@@ -23,6 +23,7 @@ from typing import Any
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _blocked: list[str] = []
+_current = [""]  # the test running when a call was refused (a background thread's may be later)
 
 
 def _is_loopback(host: Any) -> bool:
@@ -46,13 +47,13 @@ def _audit(event: str, args: tuple) -> None:
         return
     if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
         if not _is_loopback(args[0]):
-            _blocked.append(f"{event} {args[0]!r}")
+            _blocked.append(f"{event} {args[0]!r} during {_current[0] or 'no test'}")
             message = f"raven610 harness: no network but loopback ({args[0]!r})"
             raise socket.gaierror(socket.EAI_NONAME, message)
     elif event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         address = args[-1]
         if isinstance(address, tuple) and address and not _is_loopback(address[0]):
-            _blocked.append(f"{event} {address!r}")
+            _blocked.append(f"{event} {address!r} during {_current[0] or 'no test'}")
             raise ConnectionRefusedError(f"raven610 harness: no network but loopback ({address!r})")
 
 
@@ -100,6 +101,10 @@ def pytest_sessionstart(session: Any) -> None:
 def pytest_collectreport(report: Any) -> None:
     if report.failed:
         _write({"collect_error": report.nodeid, "reason": _reason(report)})
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    _current[0] = nodeid
 
 
 def pytest_runtest_logreport(report: Any) -> None:

@@ -422,7 +422,7 @@ def compare(ng: dict, ref: dict, args: argparse.Namespace) -> bool:
         if result["blocked"].get("blocked_count"):
             log(
                 f"    refused {result['blocked']['blocked_count']} non-loopback network calls, e.g. "
-                + "; ".join(result["blocked"]["blocked_network"][:3])
+                + "; ".join(result["blocked"]["blocked_network"][:2])
             )
 
     unexpected = {n: r for n, r in failing.items() if n not in expected}

@@ -2,15 +2,17 @@
 and the ``safe-utf-8`` codec.
 
 ``dumps`` writes UUIDs as their hex, datetimes as ``'%Y-%m-%dT%H:%M:%SZ'``, sets as lists,
-bytes as text (invalid UTF-8 replaced), namedtuples as objects and anything else as its
-``repr``. Where :mod:`json` still refuses the value (a cycle, say), the value is encoded by the
-event encoder's never-failing path (:func:`raven.events.encode.dumps`). ``json`` is the standard
-library module, as raven 6.10 re-exported it.
+bytes as text (invalid UTF-8 replaced) and anything else as its ``repr``; namedtuples are
+tuples to :mod:`json`, so they stay arrays, as in raven 6.10. Where :mod:`json` still refuses
+the value (a cycle, say), it is encoded by the event encoder's never-failing path
+(:func:`raven.events.encode.dumps`). ``json`` is the standard library module, as raven 6.10
+re-exported it.
 """
 
 from __future__ import annotations
 
 import codecs
+import collections
 import datetime
 import json
 import uuid
@@ -38,13 +40,6 @@ __all__ = (
 JSONDecodeError = json.JSONDecodeError
 
 
-def _namedtuple_key() -> Any:
-    # raven 6.10 filed namedtuples under the ``collections.namedtuple`` factory in its table.
-    import collections
-
-    return collections.namedtuple
-
-
 class BetterJSONEncoder(json.JSONEncoder):
     """A JSONEncoder for the values raven events carry; ``ENCODER_BY_TYPE`` maps exact types to
     converters (subclasses may add entries)."""
@@ -55,13 +50,14 @@ class BetterJSONEncoder(json.JSONEncoder):
         set: list,
         frozenset: list,
         bytes: lambda o: o.decode("utf-8", errors="replace"),
-        _namedtuple_key(): lambda o: o._asdict(),
+        # Namedtuples are filed under their factory (their classes are all different).
+        collections.namedtuple: lambda o: o._asdict(),
     }
 
     def default(self, o: Any) -> Any:
         kind: Any = type(o)
         if kind not in self.ENCODER_BY_TYPE and is_namedtuple(o):
-            kind = _namedtuple_key()
+            kind = collections.namedtuple
         convert = self.ENCODER_BY_TYPE.get(kind)
         if convert is not None:
             return convert(o)

@@ -63,85 +63,98 @@ class ClientState:
 
     ``did_fail()`` after a failed send (no HTTP answer, or any status but 2xx) until the next
     success; ``should_try()`` is False while the server rate-limits errors; ``retry_after`` is
-    what is left of that limit. Unlike raven 6.10 nothing is dropped because of this state: the
-    core's own rules decide (``raven._delivery``). ``set_fail`` / ``set_success`` still work for
-    code that calls them; the core's next outcome overrides them. Without a DSN the state is only
-    what those calls set.
+    the server's Retry-After of that limit. Unlike raven 6.10 nothing is dropped because of this
+    state: the core's own rules decide (``raven._delivery``).
+
+    The attributes can still be assigned and ``set_fail`` / ``set_success`` called, as raven 6.10
+    code and tests do; until the core settles another event the state is then what was set, with
+    raven 6.10's own rule for ``should_try`` (wait ``retry_after``, or the square of the retries,
+    at most 36 s). Without a DSN the state is only what was set.
     """
 
     ONLINE = 1
     ERROR = 0
 
     def __init__(self, core: Optional[Callable[[], Any]] = None) -> None:
-        self._core = core or (lambda: None)
-        self._status = self.ONLINE
-        self._last_check: Optional[float] = None
-        self._retry_number = 0
-        self._retry_after = 0.0
-        self._seen_outcomes: Optional[int] = None  # the core's outcome count when set_* was called
+        self._core: Callable[[], Any] = core or (lambda: None)
+        self._own: dict[str, Any] = {
+            "status": self.ONLINE,
+            "last_check": None,
+            "retry_number": 0,
+            "retry_after": 0,
+        }
+        self._set_at: Optional[int] = None  # the core's outcome count when something was set
 
-    def _view(self) -> Optional[dict[str, Any]]:
+    def _delivery(self) -> Optional[dict[str, Any]]:
+        """What the core knows, or None when what was set here speaks (no core, or nothing
+        settled since)."""
         core = self._core()
         if core is None:
             return None
-        view: dict[str, Any] = core.health()
-        if view["outcomes"] == self._seen_outcomes:
-            return None  # nothing was sent since set_fail/set_success: they speak
-        return view
+        health: dict[str, Any] = core.health()
+        if self._set_at is not None and health["outcomes"] == self._set_at:
+            return None
+        return health
 
-    @property
-    def status(self) -> int:
-        view = self._view()
-        if view is None:
-            return self._status
-        return self.ERROR if view["failures"] else self.ONLINE
-
-    @property
-    def retry_number(self) -> int:
-        view = self._view()
-        return int(view["failures"]) if view is not None else self._retry_number
-
-    @property
-    def last_check(self) -> Optional[float]:
-        view = self._view()
-        return view["failed_at"] if view is not None else self._last_check
-
-    @property
-    def retry_after(self) -> float:
+    def _field(self, name: str) -> Any:
+        health = self._delivery()
+        if health is None:
+            return self._own[name]
+        if name == "status":
+            return self.ERROR if health["failures"] else self.ONLINE
+        if name == "retry_number":
+            return health["failures"]
+        if name == "last_check":
+            return health["failed_at"] if health["failures"] else None
         core = self._core()
-        if core is not None:
-            left = core.limited_for("error", time.monotonic())
-            if left > 0:
-                return float(left)
-        return self._retry_after
+        return core.limit_length("error") if core.limited_for("error", time.monotonic()) > 0 else 0
+
+    def _assign(self, name: str, value: Any) -> None:
+        if self._set_at is None or self._delivery() is not None:
+            # Start from what is known now, so fields not assigned keep their meaning.
+            self._own = {key: self._field(key) for key in self._own}
+            core = self._core()
+            self._set_at = core.health()["outcomes"] if core is not None else 0
+        self._own[name] = value
+
+    status = property(lambda self: self._field("status"), lambda self, v: self._assign("status", v))
+    last_check = property(
+        lambda self: self._field("last_check"), lambda self, v: self._assign("last_check", v)
+    )
+    retry_number = property(
+        lambda self: self._field("retry_number"), lambda self, v: self._assign("retry_number", v)
+    )
+    retry_after = property(
+        lambda self: self._field("retry_after"), lambda self, v: self._assign("retry_after", v)
+    )
 
     def should_try(self) -> bool:
         """False while Sentry rate-limits error events (the core drops them meanwhile)."""
-        core = self._core()
-        if core is None:
-            return self._status == self.ONLINE or self._retry_after <= 0
-        return bool(core.limited_for("error", time.monotonic()) <= 0)
+        health = self._delivery()
+        if health is not None:
+            return bool(self._core().limited_for("error", time.monotonic()) <= 0)
+        own = self._own
+        if own["status"] == self.ONLINE:
+            return True
+        interval = own["retry_after"] or min(own["retry_number"], 6) ** 2
+        last_check = own["last_check"]
+        return not isinstance(last_check, (int, float)) or time.time() - last_check > interval
 
     def set_fail(self, retry_after: float = 0) -> None:
-        self._remember()
-        self._status = self.ERROR
-        self._retry_number += 1
-        self._last_check = time.time()
-        self._retry_after = float(retry_after or 0)
+        number = self.retry_number
+        self.status = self.ERROR
+        self.retry_number = number + 1
+        self.last_check = time.time()
+        self.retry_after = retry_after
 
     def set_success(self) -> None:
-        self._remember()
-        self._status = self.ONLINE
-        self._last_check = None
-        self._retry_number = 0
-        self._retry_after = 0.0
+        self.status = self.ONLINE
+        self.last_check = None
+        self.retry_number = 0
+        self.retry_after = 0
 
     def did_fail(self) -> bool:
-        return self.status == self.ERROR
-
-    def _remember(self) -> None:
-        core = self._core()
-        self._seen_outcomes = core.health()["outcomes"] if core is not None else None
+        return bool(self.status == self.ERROR)
 
 
 def _import_path(path: str) -> Any:
@@ -352,7 +365,8 @@ class Client:
         if not dsn and os.environ.get("SENTRY_DSN"):
             self.logger.debug("Configuring Raven from environment variable 'SENTRY_DSN'")
             dsn = os.environ["SENTRY_DSN"]
-        key = (dsn, transport)
+        # Keyed as raven 6.10 kept it (by the DSN), with the transport when one is given.
+        key: Any = dsn if transport is None else (dsn, transport)
         remote = self._transport_cache.get(key)
         if remote is None:
             if not dsn:
@@ -666,6 +680,10 @@ class Client:
             body = data
         return json.loads(body)
 
+    def get_content_encoding(self) -> str:
+        """raven 6.10's ``Content-Encoding`` of :meth:`encode`'s bytes."""
+        return "deflate"
+
     def send_encoded(self, message: bytes, auth_header: Any = None, **kwargs: Any) -> Any:
         """raven 6.10's step: sign an encoded event and pass it to :meth:`send_remote`."""
         if not auth_header:
@@ -673,7 +691,7 @@ class Client:
         headers = {
             "User-Agent": CLIENT_NAME,
             "X-Sentry-Auth": auth_header,
-            "Content-Encoding": "deflate",
+            "Content-Encoding": self.get_content_encoding(),
             "Content-Type": "application/octet-stream",
         }
         return self.send_remote(url=self.remote.store_endpoint, data=message, headers=headers, **kwargs)
@@ -693,27 +711,37 @@ class Client:
         return None
 
     def _deliver(self, event: dict[str, Any]) -> None:
-        """Translate ``event`` to Sentry's protocol, serialize it and queue it."""
-        if self._core is None:
+        """Translate ``event`` to Sentry's protocol, serialize it and queue it.
+
+        A transport written for raven 6.10 gets what raven 6.10 gave it instead: the JSON of the
+        event as it is (``encode``'s, compressed by the core).
+        """
+        core = self._core
+        if core is None:
             return
         try:
-            if not is_event_id(event.get("event_id")):
-                event["event_id"] = new_event_id()
-            item = EventItem(str(event["event_id"]), _wire.encode_wire(event, self._settings))
+            event_id = event.get("event_id")
+            if core.options.raven_store:
+                item_id = event_id if is_event_id(event_id) else new_event_id()
+                item = EventItem(str(item_id), _wire.dumps_raven(event))
+            else:
+                if not is_event_id(event_id):
+                    event["event_id"] = event_id = new_event_id()
+                item = EventItem(str(event_id), _wire.encode_wire(event, self._settings))
         except Exception:
             _logs.errors.error("client:encode", "Sentry: could not serialize an event", exc_info=True)
             return
         self._submit(item)
 
     def _successful_send(self) -> None:
-        """Called after an event was delivered (raven 6.10's hook)."""
-        self.state.set_success()
+        """Called after an event was delivered (raven 6.10's hook; ``client.state`` already
+        knows, from the delivery core)."""
 
     def _failed_send(self, exc: BaseException, url: Any, data: Any) -> None:
-        """Called after an event was lost (raven 6.10's hook): ``exc`` says why, ``data`` is the
-        event as it was sent. The delivery itself already logged it (rate-limited)."""
-        retry_after = getattr(exc, "retry_after", 0) or 0
-        self.state.set_fail(retry_after=retry_after)
+        """Called after an event was lost (raven 6.10's hook): ``exc`` says why (``APIError`` /
+        ``RateLimited`` for a status, ``ConnectionError`` with no HTTP answer), ``data`` is the
+        event as it was sent. Delivery already logged it (rate-limited) and ``client.state``
+        already knows."""
 
     def _auth_header(self) -> str:
         from raven._delivery.envelope import auth_header

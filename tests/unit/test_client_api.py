@@ -56,9 +56,10 @@ def decode_events(data: bytes, headers: Any) -> list[dict[str, Any]]:
 
 
 class Recorder(Transport):
-    """A raven 6.10-style transport: records every ``send`` call."""
+    """A user transport taking envelopes (``accepts_envelopes``): records every ``send`` call."""
 
     scheme = ["recorder+http"]
+    accepts_envelopes = True
     last: Recorder
 
     def __init__(self, **dsn_options: Any) -> None:
@@ -331,8 +332,15 @@ def test_get_public_dsn() -> None:
 # -- transports and DSN options
 
 
+class Raven610Recorder(Recorder):
+    """Written for raven 6.10: takes no envelopes."""
+
+    accepts_envelopes = False
+
+
 def test_a_raven_610_transport_receives_url_data_and_headers() -> None:
-    client, transport = make_client(dsn=DSN + "?custom=1")
+    client = Client(DSN + "?custom=1", transport=Raven610Recorder, **HOOKS_OFF)
+    transport = Recorder.last
     client.captureMessage("hi")
     assert client.flush(5)
     assert transport.dsn_options == {"custom": "1"}
@@ -344,12 +352,15 @@ def test_a_raven_610_transport_receives_url_data_and_headers() -> None:
     assert headers["Content-Type"] == "application/octet-stream"
     auth = headers["X-Sentry-Auth"]
     assert "sentry_key=public" in auth and "sentry_version=7" in auth
-    assert json.loads(zlib.decompress(data))["logentry"]["message"] == "hi"
+    # The event as raven 6.10 encoded it (Client.encode), not translated.
+    event = json.loads(zlib.decompress(data))
+    assert event["message"] == "hi" and event["sentry.interfaces.Message"]["message"] == "hi"
+    assert event["level"] == logging.ERROR
 
 
 @pytest.mark.parametrize("how", ["attribute", "dsn"])
 def test_a_user_transport_may_take_envelopes(how: str) -> None:
-    class Enveloped(Recorder):
+    class Enveloped(Raven610Recorder):
         accepts_envelopes = how == "attribute"
 
     dsn = DSN + ("?protocol=envelope" if how == "dsn" else "")

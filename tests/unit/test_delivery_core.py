@@ -542,12 +542,18 @@ def test_any_reply_ends_the_pause() -> None:
     assert core.hold(T0 + 2) == 0.5  # counting starts again
 
 
-@pytest.mark.parametrize("kind", [FailureKind.READ, FailureKind.OTHER])
-def test_a_reply_that_broke_pauses_but_is_not_retried(kind: FailureKind) -> None:
+def test_a_reply_that_broke_pauses_but_is_not_retried() -> None:
     core = _core()
-    decision = _retry(core, _item(), kind, T0)
+    decision = _retry(core, _item(), FailureKind.READ, T0)
     assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
     assert core.hold(T0) == 0.5
+
+
+def test_a_failure_that_says_nothing_about_the_server_does_not_pause() -> None:
+    core = _core()  # e.g. a user's transport raising an arbitrary exception
+    decision = _retry(core, _item(), FailureKind.OTHER, T0)
+    assert isinstance(decision, Dropped) and decision.reason is Reason.NETWORK_ERROR
+    assert core.hold(T0) == 0.0
 
 
 @pytest.mark.parametrize("status", [200, 413, 429, 500, 503])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gzip
 import json
 import logging
 import zlib
@@ -127,8 +128,21 @@ def test_a_processor_returning_a_partial_dict_is_merged() -> None:
     assert event["message"] == "kept" and event["extra"]["processed"] is True
 
 
+class EnvelopeRecorder(Recorder):
+    accepts_envelopes = True
+
+    def events(self) -> list[dict[str, Any]]:
+        found = []
+        for _, data, _ in self.calls:
+            lines = gzip.decompress(data).split(b"\n")
+            for header, payload in zip(lines[1::2], lines[2::2]):
+                if json.loads(header).get("type") == "event":
+                    found.append(json.loads(payload))
+        return found
+
+
 def test_the_wire_event_is_sentrys_protocol() -> None:
-    client = Client(DSN, transport=Recorder, **HOOKS_OFF)
+    client = Client(DSN, transport=EnvelopeRecorder, **HOOKS_OFF)
     client.captureMessage("hello %s", params=("world",))
     assert client.flush(5)
     [event] = Recorder.last.events()
@@ -273,7 +287,7 @@ def test_a_transport_with_a_scheme_of_its_own() -> None:
     assert client.flush(5)
     [(url, data, headers)] = Recorder.last.calls
     assert url == "fluentd://logs.internal:24224/api/7/store/"
-    assert json.loads(zlib.decompress(data))["logentry"]["message"] == "to fluentd"
+    assert json.loads(zlib.decompress(data))["message"] == "to fluentd"  # as raven 6.10 encoded it
     assert headers["Content-Encoding"] == "deflate"
 
 

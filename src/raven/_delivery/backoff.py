@@ -2,7 +2,9 @@
 
 A request that got no HTTP answer at all (the connection could not be made, the name did not
 resolve, the TLS handshake failed, the server did not answer in time, or its answer broke or was
-not HTTP) says the server cannot take events now. After any of them every sender pauses for
+not HTTP) says the server cannot take events now. (A failure of another kind, such as a user's
+transport raising an arbitrary exception, says nothing about the server.) After any of them
+every sender pauses for
 :meth:`ConnectBackoff.hold`: 0.5 s after the first failure, doubling up to :data:`MAX_DELAY`. Any
 HTTP reply, whatever its status, ends the pause (a server that answers 500 is reachable: each
 event gets its one request, as Sentry's rules say). Sending into a server that does not answer
@@ -32,6 +34,8 @@ MAX_DELAY = 8.0
 #: 4, 8, 8 and 8 s between the attempts: an outage of about 30 s costs no event).
 CONNECT_ATTEMPTS = 8
 
+#: Failures that say the server cannot be reached now: every sender pauses.
+PAUSING = frozenset({FailureKind.CONNECT, FailureKind.TLS, FailureKind.TIMEOUT, FailureKind.READ})
 #: Failures after which nothing reached the server: the event may be tried again.
 NOTHING_SENT = frozenset({FailureKind.CONNECT, FailureKind.TLS})
 
@@ -43,12 +47,14 @@ class ConnectBackoff:
         self._failures = 0  # consecutive pauses started
         self._until = 0.0
 
-    def failed(self, now: float) -> float:
+    def failed(self, kind: FailureKind, now: float) -> float:
         """Record a request that got no HTTP answer; the pause in force after it.
 
         A failure inside a running pause came from a request sent before the pause began: the
         same evidence, so the pause is not extended.
         """
+        if kind not in PAUSING:
+            return 0.0
         if now < self._until:
             return self._until - now
         delay = min(MAX_DELAY, FIRST_DELAY * 2**self._failures)

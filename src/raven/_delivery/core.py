@@ -199,7 +199,7 @@ class DeliveryCore:
             if outcome.status == 413:
                 self._logged_413 = True
         elif isinstance(outcome, Failure):
-            delay = self.backoff.failed(now)
+            delay = self.backoff.failed(outcome.kind, now)
             retry = can_retry and account and item is not None and retryable(outcome.kind, item.attempts + 1)
             decision = decide_failure(request, outcome, delay if retry else None)
         else:  # an adapter bug; still account for the event
@@ -247,6 +247,10 @@ class DeliveryCore:
         """Seconds left of the rate limit covering ``category`` (0 when none does)."""
         until = self.rate_limits.until(category)
         return max(0.0, until - now) if until is not None else 0.0
+
+    def limit_length(self, category: str) -> float:
+        """The seconds the server asked for in the limit covering ``category`` (its Retry-After)."""
+        return self.rate_limits.length(category)
 
     def give_back(self, request: Request) -> None:
         """A request that was never sent: its client report's counts are pending again."""

@@ -140,6 +140,7 @@ class RateLimits:
 
     def __init__(self) -> None:
         self._until: dict[Optional[str], float] = {}
+        self._length: dict[Optional[str], float] = {}  # the seconds the server asked for
 
     def limit(self, category: Optional[str], seconds: float, now: float) -> None:
         """Stop ``category`` (``ALL`` = every category) for ``seconds`` from ``now``, unless
@@ -147,6 +148,7 @@ class RateLimits:
         deadline = now + seconds
         if deadline > self._until.get(category, -math.inf):
             self._until[category] = deadline
+            self._length[category] = seconds
 
     def update(
         self,
@@ -186,6 +188,13 @@ class RateLimits:
             if d is not None
         ]
         return max(deadlines) if deadlines else None
+
+    def length(self, category: Optional[str]) -> float:
+        """The seconds the server asked for in the limit that decides ``until(category)``."""
+        until = self._until
+        own = until.get(category, -math.inf) if category is not None else -math.inf
+        key = category if own >= until.get(ALL, -math.inf) else ALL
+        return self._length.get(key, 0.0)
 
     def snapshot(self) -> dict[str, float]:
         """``{category or "all": monotonic deadline}`` for stats; a copy, safe to iterate."""

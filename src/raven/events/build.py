@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from .serialize import safe_str, safe_value
 from .settings import MAX_MESSAGE_LENGTH
-from .stack import current_stacktrace, exception_values
+from .stack import current_stacktrace, exception_values, module_rule
 
 #: ``event_type`` names (raven's event classes) mapped to the kind of event they build.
 EVENT_KINDS = {
@@ -107,12 +107,11 @@ def message_fields(client: Any, message: Any, params: Any = (), formatted: Any =
     text = safe_str(message, MAX_MESSAGE_LENGTH)
     if formatted is not None:
         formatted = safe_str(formatted, MAX_MESSAGE_LENGTH)
+    safe_params = client.transform(params) if params is not None else ()
+    if isinstance(safe_params, list):
+        safe_params = tuple(safe_params)  # raven 6.10's serializer gave sequences as tuples
     return {
-        MESSAGE_INTERFACE: {
-            "message": text,
-            "params": client.transform(params) if params is not None else (),
-            "formatted": formatted,
-        },
+        MESSAGE_INTERFACE: {"message": text, "params": safe_params, "formatted": formatted},
         "message": formatted or text,
     }
 
@@ -141,6 +140,41 @@ def query_fields(query: Any, engine: Any) -> dict[str, Any]:
             "engine": safe_str(engine, 200),
         }
     }
+
+
+def _frames(event: Mapping[str, Any]) -> list[Any]:
+    """The frames of the event's stacktrace and of its raised exception (raven 6.10's places)."""
+    traces = [event.get("stacktrace")]
+    last = _last_exception(event)
+    if isinstance(last, Mapping):
+        traces.append(last.get("stacktrace"))
+    frames: list[Any] = []
+    for trace in traces:
+        if isinstance(trace, Mapping) and isinstance(trace.get("frames"), list):
+            frames.extend(trace["frames"])
+    return frames
+
+
+def _last_exception(event: Mapping[str, Any]) -> Any:
+    try:
+        return event["exception"]["values"][-1]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def mark_in_app(event: Mapping[str, Any], include: frozenset[str], exclude: frozenset[str]) -> None:
+    """raven 6.10: frames that do not say whether they are the application's own (frames given
+    in ``data``) get ``in_app`` from ``include_paths`` / ``exclude_paths``; raven's are not."""
+    for frame in _frames(event):
+        if not isinstance(frame, dict) or frame.get("in_app") is not None:
+            continue
+        module = frame.get("module")
+        if not module or not isinstance(module, str):
+            continue
+        if module == "raven" or module.startswith("raven."):
+            frame["in_app"] = False
+        else:
+            frame["in_app"] = bool(module_rule(module, include, exclude))
 
 
 class EventBuilder:
@@ -194,6 +228,8 @@ class EventBuilder:
             stack = client.auto_log_stacks
         if stack and "stacktrace" not in event:
             event["stacktrace"] = self._stacktrace(stack, kwargs.get("_skip_modules", ("raven.",)))
+        if settings.include_paths:
+            mark_in_app(event, settings.include_paths, settings.exclude_paths)
 
         for key in _KEYWORD_FIELDS:
             value = kwargs.get(key)

@@ -71,7 +71,8 @@ def _code_info(code: CodeType) -> tuple[CodeType, str, str, bool]:
     return info
 
 
-def _module_rule(module: str, include: frozenset[str], exclude: frozenset[str]) -> Optional[bool]:
+def module_rule(module: str, include: frozenset[str], exclude: frozenset[str]) -> Optional[bool]:
+    """True / False when ``module`` matches an include / exclude prefix, else None."""
     # The longest matching prefix decides (so include "app" + exclude "app.vendor" works);
     # on a tie, exclusion wins, as in raven 6.10.
     best = -1
@@ -101,7 +102,7 @@ def is_in_app(
     4. Everything else (the application's own code, "<string>", "<stdin>"): True.
     """
     if module:
-        verdict = _module_rule(module, include, exclude)
+        verdict = module_rule(module, include, exclude)
         if verdict is not None:
             return verdict
         if module == "raven" or module.startswith("raven."):

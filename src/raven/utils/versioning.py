@@ -65,6 +65,11 @@ def fetch_package_version(dist_name: str) -> str:
 
     >>> release = fetch_package_version('my-app')
     """
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return version(dist_name)
+    try:
+        return version(dist_name)
+    except PackageNotFoundError:
+        if dist_name == "raven":  # this package is installed as raven-ng
+            return version("raven-ng")
+        raise

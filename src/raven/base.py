@@ -648,8 +648,10 @@ class Client:
         return event
 
     def transform(self, data: Any) -> Any:
-        """``data`` made JSON-safe within this client's length limits."""
-        return _events.safe_value(data, self._settings)
+        """``data`` as raven 6.10's serializer gave it (strings, numbers and booleans as their
+        repr, sequences as tuples), within this client's limits; the wire gets JSON types back
+        (:mod:`raven.events.wire`)."""
+        return _events.raven_form(data, self._settings)
 
     # -- sending: raven 6.10's chain, send -> encode -> send_encoded -> send_remote -> transport
 

@@ -5,10 +5,12 @@ The raven 6.10 API is kept: :func:`record` (what integrations call), :func:`inst
 :func:`hook_libraries`. Recording must cost the application almost nothing, so a crumb is stored
 raw in a bounded ring (100 per thread and client) and only formatted when an event is built.
 
-The logging hook wraps ``logging.Logger.callHandlers``: it sees the records your logging
-configuration lets through (any level), once each, whatever handlers are attached. raven 6.10
-wrapped ``Logger.debug``/``info``/... instead, which made even disabled ``logger.debug`` calls pay
-for a breadcrumb; we record only what logging itself would emit.
+The logging hook wraps ``Logger.debug`` / ``info`` / ``warning`` / ``error`` / ``exception`` /
+``critical`` / ``log``, as raven 6.10 did: every call leaves a crumb, also below the logger's
+level (a debug call on a logger at WARNING still tells what happened before an error), with the
+call's keyword arguments, ``extra`` and a dict argument as the crumb's data. A call costs a deque
+append when a client context is active, a function call otherwise. The wrappers are marked as
+logging's own code, so logging still reports the application's file and line as the caller.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ special_logger_handlers: dict[str, LogCallback] = {}
 Processor = Callable[[dict[str, Any]], Any]
 
 #: A stored crumb: ``(payload, processor)`` for recorded crumbs, or
-#: ``(created, levelno, logger_name, msg, args)`` for log records, formatted later.
+#: ``(created, levelno, logger_name, msg, args, data)`` for log calls, formatted later.
 _Entry = tuple[Any, ...]
 
 
@@ -114,9 +116,11 @@ class BreadcrumbBuffer:
         }
         self.buffer.append((payload, processor))
 
-    def append_log(self, created: float, levelno: int, name: str, msg: Any, args: Any) -> None:
-        """Store a log record's essentials (not the record: its exc_info would keep frames alive)."""
-        self.buffer.append((created, levelno, name, msg, args))
+    def append_log(
+        self, created: float, levelno: int, name: str, msg: Any, args: Any, data: Any = None
+    ) -> None:
+        """Store a log call's essentials (never its exc_info: it would keep frames alive)."""
+        self.buffer.append((created, levelno, name, msg, args, data))
 
     def clear(self) -> None:
         self.buffer.clear()
@@ -144,8 +148,8 @@ class BreadcrumbBuffer:
             crumb["data"] = transform(dict(data)) if transform is not None else dict(data)
         return crumb
 
-    def _format_log(self, entry: _Entry) -> dict[str, Any]:
-        created, levelno, name, msg, args = entry
+    def _format_log(self, entry: _Entry, transform: Optional[Callable[[Any], Any]]) -> dict[str, Any]:
+        created, levelno, name, msg, args, data = entry
         crumb: dict[str, Any] = {
             "type": "default",
             "timestamp": created,
@@ -153,6 +157,8 @@ class BreadcrumbBuffer:
             "category": name[:CATEGORY_MAX_LENGTH],
             "message": _log_message(msg, args)[: self.message_max_length],
         }
+        if data:
+            crumb["data"] = transform(dict(data)) if transform is not None else dict(data)
         return crumb
 
     def get_buffer(self, transform: Optional[Callable[[Any], Any]] = None) -> list[dict[str, Any]]:
@@ -160,8 +166,8 @@ class BreadcrumbBuffer:
         result: list[dict[str, Any]] = []
         for entry in list(self.buffer):
             crumb: Optional[dict[str, Any]]
-            if len(entry) == 5:
-                crumb = self._format_log(entry)
+            if len(entry) == 6:
+                crumb = self._format_log(entry, transform)
             else:
                 payload, processor = entry
                 try:
@@ -183,7 +189,9 @@ class BlackholeBreadcrumbBuffer(BreadcrumbBuffer):
     def record(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def append_log(self, created: float, levelno: int, name: str, msg: Any, args: Any) -> None:
+    def append_log(
+        self, created: float, levelno: int, name: str, msg: Any, args: Any, data: Any = None
+    ) -> None:
         pass
 
 
@@ -230,48 +238,97 @@ def _is_own_logger(name: str) -> bool:
     return name == "raven" or name.startswith(("raven.", "sentry.errors"))
 
 
-def _record_log(log: logging.Logger, rec: logging.LogRecord) -> None:
+#: Keyword arguments of the logging methods themselves (not crumb data).
+_LOG_KWARGS = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+
+
+def _record_log(
+    log: logging.Logger, level: int, msg: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """A log call: a crumb for every active client context (raven 6.10's rules for its data)."""
     contexts = _active_contexts()
     if not contexts:
         return
-    name = rec.name
+    name = log.name
     if _is_own_logger(name):
         return
-    if special_logging_handlers or special_logger_handlers:
-        kwargs: dict[str, Any] = {}
-        if rec.exc_info:
-            kwargs["exc_info"] = rec.exc_info
-        for callback in special_logging_handlers:
-            if callback(log, rec.levelno, rec.msg, rec.args, kwargs):
-                return
-        callback = special_logger_handlers.get(name)  # type: ignore[assignment]
-        if callback is not None and callback(log, rec.levelno, rec.msg, rec.args, kwargs):
+    for callback in special_logging_handlers:
+        if callback(log, level, msg, args, kwargs):
             return
-    created, levelno, msg, args = rec.created, rec.levelno, rec.msg, rec.args
+    callback = special_logger_handlers.get(name)  # type: ignore[assignment]
+    if callback is not None and callback(log, level, msg, args, kwargs):
+        return
+    data = {key: value for key, value in kwargs.items() if key not in _LOG_KWARGS}
+    extra = kwargs.get("extra")
+    if isinstance(extra, Mapping):
+        data.update(extra)
+    format_args: Any = args
+    if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+        format_args = args[0]  # logging formats with the mapping itself
+        data.update(format_args)
+    created = time.time()
     for ctx in list(contexts):
-        ctx.breadcrumbs.append_log(created, levelno, name, msg, args)
+        ctx.breadcrumbs.append_log(created, level, name, msg, format_args, data)
 
 
 _hook_lock = threading.Lock()
 
+#: The methods wrapped, and the level each logs at (``log`` takes it as its first argument).
+_LOG_METHODS: dict[str, Optional[int]] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+    "log": None,
+}
 
-def install_logging_hook() -> None:
-    """Record log records as breadcrumbs. Installing twice does nothing."""
-    with _hook_lock:
-        current = logging.Logger.callHandlers
-        if getattr(current, "__patched_for_raven__", False):
-            return
 
-        def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:  # noqa: N802
+def _wrap(method: Callable[..., Any], level: Optional[int]) -> Callable[..., Any]:
+    """``method`` recording a crumb first; its code says it is logging's own (``findCaller``
+    skips logging's frames, so records keep the application's file and line)."""
+    wrapper: Callable[..., Any]
+    if level is None:
+
+        def log_wrapper(self: logging.Logger, lvl: int, msg: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                _record_log(self, record)
+                _record_log(self, lvl, msg, args, kwargs)
             except Exception:
                 pass  # a breadcrumb must never break logging
-            return current(self, record)
+            return method(self, lvl, msg, *args, **kwargs)
 
-        callHandlers.__patched_for_raven__ = True  # type: ignore[attr-defined]
-        callHandlers.__doc__ = current.__doc__
-        logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
+        wrapper = log_wrapper
+    else:
+
+        def level_wrapper(self: logging.Logger, msg: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                _record_log(self, level, msg, args, kwargs)
+            except Exception:
+                pass  # a breadcrumb must never break logging
+            return method(self, msg, *args, **kwargs)
+
+        wrapper = level_wrapper
+    srcfile = logging.addLevelName.__code__.co_filename
+    wrapper.__code__ = wrapper.__code__.replace(co_filename=srcfile)
+    wrapper.__name__ = method.__name__
+    wrapper.__qualname__ = method.__qualname__
+    wrapper.__doc__ = method.__doc__
+    setattr(wrapper, "__patched_for_raven__", True)  # noqa: B010
+    return wrapper
+
+
+def install_logging_hook() -> None:
+    """Record every logging call as a breadcrumb. Installing twice does nothing."""
+    with _hook_lock:
+        if getattr(logging.Logger.info, "__patched_for_raven__", False):
+            return
+        for name, level in _LOG_METHODS.items():
+            method = getattr(logging.Logger, name, None)
+            if method is not None and not getattr(method, "__patched_for_raven__", False):
+                setattr(logging.Logger, name, _wrap(method, level))
 
 
 def ignore_logger(name_or_logger: Union[str, logging.Logger], allow_level: Optional[int] = None) -> None:

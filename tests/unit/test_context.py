@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -174,10 +175,10 @@ def test_disabled_buffer_keeps_nothing() -> None:
 # -- logging hook
 
 
-def test_logging_hook_records_emitted_records_once(ctx: Context) -> None:
+def test_logging_hook_records_every_call_once(ctx: Context) -> None:
     breadcrumbs.install_logging_hook()
     breadcrumbs.install_logging_hook()
-    patched = logging.Logger.callHandlers
+    patched = logging.Logger.info
     assert getattr(patched, "__patched_for_raven__", False)
     log = logging.getLogger("ctxtest.hook")
     log.setLevel(logging.DEBUG)
@@ -190,15 +191,48 @@ def test_logging_hook_records_emitted_records_once(ctx: Context) -> None:
         ("value 42", "debug", "ctxtest.hook"),
         ("bad thing", "error", "ctxtest.hook"),
     ]
-    assert logging.Logger.callHandlers is patched
+    assert crumbs[1]["data"] == {"what": "thing"}  # a dict argument is the crumb's data (raven 6.10)
+    assert logging.Logger.info is patched
 
 
-def test_logging_hook_skips_disabled_levels(ctx: Context) -> None:
+def test_logging_hook_records_calls_below_the_loggers_level_too(ctx: Context) -> None:
+    # raven 6.10: what happened before an error is worth a crumb even when logging drops it.
     breadcrumbs.install_logging_hook()
     log = logging.getLogger("ctxtest.disabled")
     log.setLevel(logging.WARNING)
-    log.info("not emitted, not a crumb")
-    assert ctx.breadcrumbs.get_buffer() == []
+    log.info("dropped by logging, still a crumb", extra={"order": 7})
+    [crumb] = ctx.breadcrumbs.get_buffer()
+    assert crumb["message"] == "dropped by logging, still a crumb" and crumb["level"] == "info"
+    assert crumb["data"] == {"order": 7}
+
+
+def test_logging_still_reports_the_callers_file_and_line(ctx: Context) -> None:
+    breadcrumbs.install_logging_hook()
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    log = logging.getLogger("ctxtest.caller")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler = Keep()
+    log.addHandler(handler)
+    try:
+        log.info("where am I")
+        line = sys._getframe().f_lineno - 1
+        try:
+            raise ValueError("x")
+        except ValueError:
+            log.exception("and here")
+            exc_line = sys._getframe().f_lineno - 1
+    finally:
+        log.removeHandler(handler)
+    assert [(r.filename, r.lineno, r.funcName) for r in seen] == [
+        ("test_context.py", line, "test_logging_still_reports_the_callers_file_and_line"),
+        ("test_context.py", exc_line, "test_logging_still_reports_the_callers_file_and_line"),
+    ]
 
 
 def test_logging_hook_survives_bad_format_arguments(ctx: Context) -> None:

@@ -8,6 +8,7 @@ import datetime
 import gzip
 import json
 import logging
+import sys
 import zlib
 from typing import Any, Optional
 
@@ -72,13 +73,14 @@ def test_a_test_double_without_dsn_sees_raven_610_events() -> None:
     assert event["event_id"] == event_id and client.last_event_id == event_id
     assert event["message"] == "hello %s"
     interface = event["sentry.interfaces.Message"]
-    assert interface["message"] == "hello %s" and list(interface["params"]) == ["world"]
+    # raven 6.10's serializer forms: strings, numbers, booleans as their repr, sequences as tuples.
+    assert interface["message"] == "hello %s" and interface["params"] == ("'world'",)
     assert event["level"] == logging.ERROR
     assert isinstance(event["timestamp"], datetime.datetime) and event["timestamp"].tzinfo is None
     assert event["time_spent"] is None and event["project"] is None
     assert event["platform"] == "python" and "repos" in event and "modules" in event
     assert event["tags"] == {"n": "1"}
-    assert list(event["extra"]["k"]) == [1, 2]
+    assert event["extra"]["k"] == ("1", "2")
 
 
 def test_exception_and_query_events_in_raven_610_shape() -> None:
@@ -123,9 +125,25 @@ def test_a_processor_returning_a_partial_dict_is_merged() -> None:
             return {"extra": {**data["extra"], "processed": True}}
 
     client = MemoryClient(processors=[Partial])
-    client.captureMessage("kept")
+    client.captureMessage("kept", extra={"n": 3})
     [event] = client.events
-    assert event["message"] == "kept" and event["extra"]["processed"] is True
+    assert event["message"] == "kept" and event["extra"]["processed"] == "True"
+    assert event["extra"]["n"] == "3"
+
+
+def test_processors_see_extra_values_as_given() -> None:
+    seen: list[Any] = []
+
+    class Looking:
+        def __init__(self, client: Any) -> None:
+            pass
+
+        def process(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            seen.append(data["extra"]["card"])
+            return data
+
+    MemoryClient(processors=[Looking]).captureMessage("x", extra={"card": {"n": 4242}})
+    assert seen == [{"n": 4242}]  # raven 6.10 serialized extra after the processors
 
 
 class EnvelopeRecorder(Recorder):
@@ -147,6 +165,7 @@ def test_the_wire_event_is_sentrys_protocol() -> None:
     assert client.flush(5)
     [event] = Recorder.last.events()
     assert event["logentry"] == {"message": "hello %s", "params": ["world"], "formatted": "hello world"}
+    assert event["extra"]["sys.argv"] == list(sys.argv)  # JSON types back from raven's forms
     assert event["level"] == "error"
     assert isinstance(event["timestamp"], float)
     for legacy in ("message", "sentry.interfaces.Message", "project", "time_spent", "repos"):

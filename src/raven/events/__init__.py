@@ -7,7 +7,7 @@ from .compat import BaseEvent, Message, Query
 from .compat import ExceptionEvent as Exception  # noqa: F401  (raven 6.10 name, kept out of __all__)
 from .encode import dumps, encode_event
 from .message import format_message, logentry
-from .serialize import safe_repr, safe_str, safe_value
+from .serialize import from_raven_form, raven_form, safe_repr, safe_str, safe_value
 from .settings import (
     DEFAULT_SETTINGS,
     MAX_CHAINED_EXCEPTIONS,
@@ -41,6 +41,8 @@ __all__ = [
     "encode_event",
     "exception_values",
     "format_message",
+    "from_raven_form",
+    "raven_form",
     "is_in_app",
     "logentry",
     "safe_repr",

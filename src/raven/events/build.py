@@ -270,14 +270,22 @@ class EventBuilder:
         event.setdefault("sdk", client._sdk)
         event.setdefault("repos", client.repos)
         if client.enable_breadcrumbs and "breadcrumbs" not in event:
-            crumbs = ctx.breadcrumbs.get_buffer(client.transform)
+            crumbs = ctx.breadcrumbs.get_buffer(lambda value: safe_value(value, settings))
             if crumbs:
                 event["breadcrumbs"] = {"values": crumbs}
         return event
 
-    @staticmethod
-    def finish(event: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
-        """After the processors: ``message`` when the event has none (raven 6.10's last step)."""
+    def finish(self, event: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
+        """After the processors (raven 6.10's last steps): ``message`` when the event has none,
+        tags as strings, ``extra`` values through the client's serializer."""
+        extra = event.get("extra")
+        if isinstance(extra, dict):
+            transform = self.client.transform
+            for key, value in list(extra.items()):
+                extra[key] = transform(value)
+        tags = event.get("tags")
+        if isinstance(tags, dict):
+            event["tags"] = clean_tags(tags)
         if "message" in event:
             return
         message = kwargs.get("message")
@@ -319,7 +327,8 @@ class EventBuilder:
     # -- parts
 
     def _extra(self, *sources: Optional[Mapping[str, Any]]) -> dict[str, Any]:
-        settings = self.client._settings
+        """The merged ``extra``, values as given: processors see them so (raven 6.10 applied its
+        serializer after the processors, in :meth:`finish`)."""
         result: dict[str, Any] = {}
         for source in (self.client.extra, *sources):
             if not source:
@@ -329,7 +338,7 @@ class EventBuilder:
             except Exception:
                 continue
             for key, value in items:
-                result[key if type(key) is str else safe_str(key)] = safe_value(value, settings)
+                result[key if type(key) is str else safe_str(key)] = value
         return result
 
     def _stacktrace(self, stack: Any, skip_modules: tuple[str, ...]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ becomes its ``repr``, cut to length. User iterators are never iterated.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from itertools import islice
 from typing import Any, Optional
@@ -323,3 +324,101 @@ def safe_value(value: object, settings: EventSettings = DEFAULT_SETTINGS) -> Any
         return Walker(settings).walk(value, 0)
     except Exception:
         return f"<unprintable {type_name(value)} object>"
+
+
+class RavenFormWalker(Walker):
+    """raven 6.10's serializer forms (``raven.utils.serializer``), at this module's speed and
+    within its limits: strings, numbers and booleans become their repr (``"'bar'"``, ``"1"``,
+    ``"True"``), sequences become tuples, dict keys take the same forms, None stays None, other
+    objects become their repr."""
+
+    __slots__ = ()
+
+    def walk(self, v: Any, depth: int) -> Any:
+        t = type(v)
+        if t is str:
+            return repr(Walker.walk(self, v, depth))
+        if t is int or t is bool or t is float:
+            return repr(v)
+        if v is None:
+            return None
+        if t is dict:
+            return self.walk_dict(v, depth)
+        if t is bytes:
+            return repr(v[: self.smax])
+        out = self.walk_seq(v, depth) if t is list or t is tuple else Walker.walk_other(self, v, t, depth)
+        return tuple(out) if type(out) is list else out
+
+    def walk_dict(self, v: Any, depth: int) -> Any:
+        out = Walker.walk_dict(self, v, depth)
+        if type(out) is not dict:
+            return out
+        try:
+            return {
+                (repr(key) if type(original) is str else key): value
+                for original, (key, value) in zip(dict.keys(v), out.items())
+            }
+        except Exception:
+            return out
+
+
+def raven_form(value: object, settings: EventSettings = DEFAULT_SETTINGS) -> Any:
+    """``value`` as raven 6.10's ``Client.transform`` gave it (see :class:`RavenFormWalker`)."""
+    try:
+        return RavenFormWalker(settings).walk(value, 0)
+    except Exception:
+        return f"<unprintable {type_name(value)} object>"
+
+
+_NUMBER = re.compile(r"^-?\d+$|^-?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?$|^-?\d+[eE][-+]?\d+$")
+
+
+def from_raven_form(value: Any) -> Any:
+    """The JSON value behind raven 6.10's forms (the inverse of :func:`raven_form`, for the
+    wire): ``"'bar'"`` -> ``"bar"``, ``"1"`` -> ``1``, ``"True"`` -> ``true``, tuples -> lists.
+    Anything else (an object's repr, a value a processor put there) is kept as it is."""
+    t = type(value)
+    if t is str:
+        return _from_form(value)
+    if t is tuple or t is list:
+        return [from_raven_form(item) for item in value]
+    if t is dict:
+        return {
+            (_from_form(key) if type(key) is str else key): from_raven_form(item)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _from_form(text: str) -> Any:
+    n = len(text)
+    if n >= 2:
+        quote = text[0]
+        if quote in "'\"" and text[-1] == quote:
+            inner = text[1:-1]
+            if "\\" not in inner and quote not in inner:
+                return inner  # the common case: no escapes
+            return _literal(text)
+        if quote == "b" and n >= 3 and text[1] in "'\"" and text[-1] == text[1]:
+            raw = _literal(text)
+            return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if text == "True":
+        return True
+    if text == "False":
+        return False
+    if n and n < 40 and _NUMBER.match(text):
+        try:
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _literal(text: str) -> Any:
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value if isinstance(value, (str, bytes)) else text

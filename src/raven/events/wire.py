@@ -12,6 +12,8 @@ encoding:
 * ``level`` becomes ``fatal``/``error``/``warning``/``info``/``debug``;
 * ``timestamp`` (a naive UTC datetime, a Unix time or an RFC 3339 string) becomes a Unix time;
 * ``user`` fits Sentry's schema (a string ``id``, unknown keys under ``data``);
+* ``extra`` values and message params get their JSON types back from raven 6.10's serializer
+  forms (``"'bar'"`` -> ``"bar"``, ``"1"`` -> ``1``; :func:`raven.events.serialize.from_raven_form`);
 * the ``runtime`` and ``os`` contexts are added under any given ``contexts``;
 * raven's own bookkeeping (``project``, ``time_spent``, ``repos``) is not sent.
 
@@ -36,7 +38,7 @@ from raven.utils.levels import normalize_level
 from .build import MESSAGE_INTERFACE, QUERY_INTERFACE, exception_string
 from .encode import encode_event
 from .message import format_message, logentry
-from .serialize import safe_str, safe_value
+from .serialize import from_raven_form, safe_str, safe_value
 from .settings import DEFAULT_SETTINGS, MAX_MESSAGE_LENGTH, EventSettings
 
 #: Legacy interface names raven-era code still puts in events, and their current keys.
@@ -123,7 +125,8 @@ def _logentry(event: dict[str, Any], settings: EventSettings) -> None:
     if "logentry" in event:
         return
     if isinstance(interface, Mapping):
-        entry = logentry(interface.get("message", ""), interface.get("params"), settings)
+        params = from_raven_form(interface.get("params"))
+        entry = logentry(interface.get("message", ""), params, settings)
         formatted = interface.get("formatted")
         if formatted:
             entry["formatted"] = safe_str(formatted, MAX_MESSAGE_LENGTH)
@@ -156,6 +159,9 @@ def to_wire(event: Mapping[str, Any], settings: EventSettings = DEFAULT_SETTINGS
     for key in NOT_SENT:
         wire.pop(key, None)
     _logentry(wire, settings)
+    extra = wire.get("extra")
+    if isinstance(extra, Mapping):
+        wire["extra"] = {key: from_raven_form(value) for key, value in extra.items()}
     wire["level"] = normalize_level(wire.get("level"))
     wire["timestamp"] = wire_timestamp(wire.get("timestamp"))
     if not wire.get("logger"):

@@ -154,3 +154,13 @@ class HTTPTransport(Transport):
                 self._idle.append(connection)
                 return
         connection.close()
+
+
+#: ``HTTPTransport.send`` as this module defines it, to tell when a subclass or a test replaced it.
+_BUILTIN_SEND = HTTPTransport.send
+
+
+def send_replaced(transport: Any) -> bool:
+    """True when ``transport``'s class (or a patch of ``HTTPTransport.send``) replaced the blocking
+    ``send``: raven 6.10's queueing transports called it for every event, so it must be called."""
+    return getattr(type(transport), "send", _BUILTIN_SEND) is not _BUILTIN_SEND

@@ -18,7 +18,7 @@ from raven._runtime.dispatch import Dispatcher
 from raven._runtime.worker import Poster, Worker
 from raven.conf import defaults
 from raven.transport.base import AsyncTransport, OnFailure
-from raven.transport.http import HTTPTransport, TransportNetworkError
+from raven.transport.http import HTTPTransport, TransportNetworkError, send_replaced
 from raven.utils.compat import Queue, check_threads  # noqa: F401  (raven 6.10 names of this module)
 
 __all__ = ("AsyncWorker", "ThreadedHTTPTransport")
@@ -37,13 +37,14 @@ class ThreadedHTTPTransport(AsyncTransport, HTTPTransport):
     def open_dispatcher(self, core: DeliveryCore) -> Dispatcher:
         """The worker that delivers ``core``'s events (threads start on the first event).
 
-        A subclass that overrides raven 6.10's ``async_send`` or ``send_sync`` gets them called,
-        through the callback dispatcher, as raven 6.10 did.
+        A subclass that overrides raven 6.10's ``async_send``, ``send_sync`` or ``send`` gets them
+        called, through the callback dispatcher and the compat worker, as raven 6.10 did.
         """
         cls = type(self)
         if (
             cls.async_send is not ThreadedHTTPTransport.async_send
             or cls.send_sync is not ThreadedHTTPTransport.send_sync
+            or send_replaced(self)
         ):
             from raven._runtime.dispatchers import CallbackDispatcher
 

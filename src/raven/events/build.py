@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -107,7 +108,7 @@ def message_fields(client: Any, message: Any, params: Any = (), formatted: Any =
     text = safe_str(message, MAX_MESSAGE_LENGTH)
     if formatted is not None:
         formatted = safe_str(formatted, MAX_MESSAGE_LENGTH)
-    safe_params = client.transform(params) if params is not None else ()
+    safe_params = client.transform(params) if params else ()
     if isinstance(safe_params, list):
         safe_params = tuple(safe_params)  # raven 6.10's serializer gave sequences as tuples
     return {
@@ -194,8 +195,13 @@ class EventBuilder:
         stack: Any,
         tags: Optional[Mapping[str, Any]],
         kwargs: dict[str, Any],
+        direct: bool = False,
     ) -> dict[str, Any]:
-        """The event, processors not yet applied (see :meth:`finish`)."""
+        """The event, processors not yet applied (see :meth:`finish`).
+
+        ``direct``: nothing but the processors will see this event before it is encoded (the
+        client's fast path), so its timestamp stays a Unix time rather than a datetime.
+        """
         client = self.client
         settings = client._settings
         ctx = client._context
@@ -263,28 +269,39 @@ class EventBuilder:
         given_id = event.get("event_id")
         event["event_id"] = given_id if is_event_id(given_id) else new_event_id()
         if event.get("timestamp") is None:
-            event["timestamp"] = date if date is not None else utcnow()
-        event.setdefault("time_spent", time_spent)
-        event.setdefault("project", client.remote.project)
+            event["timestamp"] = date if date is not None else (time.time() if direct else utcnow())
+        if not direct:  # raven 6.10's bookkeeping, never sent: only for those who look
+            event.setdefault("time_spent", time_spent)
+            event.setdefault("project", client.remote.project)
+            event.setdefault("repos", client.repos)
         event.setdefault("platform", "python")
         event.setdefault("sdk", client._sdk)
-        event.setdefault("repos", client.repos)
         if client.enable_breadcrumbs and "breadcrumbs" not in event:
             crumbs = ctx.breadcrumbs.get_buffer(lambda value: safe_value(value, settings))
             if crumbs:
                 event["breadcrumbs"] = {"values": crumbs}
         return event
 
-    def finish(self, event: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
+    def finish(self, event: dict[str, Any], kwargs: Mapping[str, Any], direct: bool = False) -> None:
         """After the processors (raven 6.10's last steps): ``message`` when the event has none,
-        tags as strings, ``extra`` values through the client's serializer."""
+        tags as strings, ``extra`` values through the client's serializer.
+
+        ``direct``: the event goes straight to encoding (no one sees it any more), so ``extra``
+        values are made JSON-safe with their types (what the wire gets in the end anyway)
+        instead of taking raven 6.10's forms only to be turned back.
+        """
         extra = event.get("extra")
         if isinstance(extra, dict):
-            transform = self.client.transform
-            for key, value in list(extra.items()):
-                extra[key] = transform(value)
+            if direct:
+                settings = self.client._settings
+                for key, value in list(extra.items()):
+                    extra[key] = safe_value(value, settings)
+            else:
+                transform = self.client.transform
+                for key, value in list(extra.items()):
+                    extra[key] = transform(value)
         tags = event.get("tags")
-        if isinstance(tags, dict):
+        if tags and isinstance(tags, dict):
             event["tags"] = clean_tags(tags)
         if "message" in event:
             return

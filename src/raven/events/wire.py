@@ -124,15 +124,20 @@ def _logentry(event: dict[str, Any], settings: EventSettings) -> None:
     message = event.pop("message", None)
     if "logentry" in event:
         return
-    if isinstance(interface, Mapping):
-        params = from_raven_form(interface.get("params"))
-        entry = logentry(interface.get("message", ""), params, settings)
+    if interface is not None and (type(interface) is dict or isinstance(interface, Mapping)):
+        text = interface.get("message", "")
+        params = interface.get("params")
         formatted = interface.get("formatted")
+        if not params and type(text) is str and (formatted is None or type(formatted) is str):
+            # The common case (no params; the strings already bounded by the builder).
+            event["logentry"] = {"message": text, "params": [], "formatted": formatted or text}
+            return
+        entry = logentry(text, from_raven_form(params), settings)
         if formatted:
             entry["formatted"] = safe_str(formatted, MAX_MESSAGE_LENGTH)
         event["logentry"] = entry
         return
-    if isinstance(query, Mapping):
+    if query is not None and isinstance(query, Mapping):
         event["logentry"] = logentry(query.get("query", ""), None, settings)
         engine = query.get("engine")
         if engine and engine != "None":
@@ -149,9 +154,15 @@ def _logentry(event: dict[str, Any], settings: EventSettings) -> None:
     event["logentry"] = {"message": text, "formatted": format_message(text, None)}
 
 
-def to_wire(event: Mapping[str, Any], settings: EventSettings = DEFAULT_SETTINGS) -> dict[str, Any]:
-    """Sentry's event for raven 6.10's in-process ``event`` (a new dict; ``event`` is untouched)."""
-    wire = dict(event)
+def to_wire(
+    event: Mapping[str, Any], settings: EventSettings = DEFAULT_SETTINGS, direct: bool = False
+) -> dict[str, Any]:
+    """Sentry's event for raven 6.10's in-process ``event`` (a new dict; ``event`` is untouched).
+
+    ``direct``: the client's fast path, whose ``event`` is its own (it is changed in place) and
+    whose ``extra`` values already have their JSON types.
+    """
+    wire = event if direct and type(event) is dict else dict(event)
     for alias, key in LEGACY_INTERFACES.items():
         if alias in wire:
             value = wire.pop(alias)
@@ -160,26 +171,28 @@ def to_wire(event: Mapping[str, Any], settings: EventSettings = DEFAULT_SETTINGS
         wire.pop(key, None)
     _logentry(wire, settings)
     extra = wire.get("extra")
-    if isinstance(extra, Mapping):
+    if not direct and isinstance(extra, Mapping):
         wire["extra"] = {key: from_raven_form(value) for key, value in extra.items()}
     wire["level"] = normalize_level(wire.get("level"))
     wire["timestamp"] = wire_timestamp(wire.get("timestamp"))
     if not wire.get("logger"):
         wire["logger"] = "root"
     user = wire.get("user")
-    if isinstance(user, Mapping):
+    if user is not None and isinstance(user, Mapping):
         wire["user"] = fit_user(user)
     contexts = dict(runtime_contexts())
     given = wire.get("contexts")
-    if isinstance(given, Mapping):
+    if given is not None and isinstance(given, Mapping):
         contexts.update(given)
     wire["contexts"] = contexts
     return wire
 
 
-def encode_wire(event: Mapping[str, Any], settings: EventSettings = DEFAULT_SETTINGS) -> bytes:
+def encode_wire(
+    event: Mapping[str, Any], settings: EventSettings = DEFAULT_SETTINGS, direct: bool = False
+) -> bytes:
     """The JSON bytes delivered for ``event``: translated, bounded, never raising."""
-    return encode_event(to_wire(event, settings))
+    return encode_event(to_wire(event, settings, direct))
 
 
 def _raven_default(value: Any) -> Any:

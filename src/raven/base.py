@@ -42,6 +42,24 @@ from raven.version import CLIENT_NAME, SDK_NAME, VERSION
 
 __all__ = ("Client", "DummyClient", "ClientState", "get_excepthook_client")
 
+# raven 6.10's module namespace, for code (and tests) that import or patch these names here.
+import uuid  # noqa: E402, F401
+from threading import get_ident as get_thread_ident  # noqa: E402, F401
+
+from raven.exceptions import APIError, RateLimited  # noqa: E402, F401
+from raven.utils import get_auth_header, get_versions, merge_dicts  # noqa: E402, F401
+from raven.utils.serializer import transform  # noqa: E402, F401
+from raven.utils.stacks import get_stack_info, iter_stack_frames  # noqa: E402, F401
+
+
+class ModuleProxyCache(dict[str, Any]):
+    """raven 6.10's cache of classes by dotted path: ``cache['pkg.mod.Class']`` imports it once."""
+
+    def __missing__(self, key: str) -> Any:
+        value = _import_path(key)
+        self[key] = value
+        return value
+
 PLATFORM_NAME = "python"
 SDK_VALUE = {"name": SDK_NAME, "version": VERSION}
 
@@ -984,7 +1002,6 @@ _KNOWN_OPTIONS = frozenset(
 
 def _hook_exception(decision: Any, core: Any) -> BaseException:
     """The exception raven 6.10's ``_failed_send`` received, for a core decision."""
-    from raven.exceptions import APIError, RateLimited
 
     message = decision.log or f"event dropped ({decision.reason.value})"
     status = getattr(decision, "status", None)

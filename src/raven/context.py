@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from threading import get_ident as get_thread_ident  # noqa: F401  (raven 6.10 name)
 from typing import TYPE_CHECKING, Any, Optional
 from weakref import ref as weakref
 

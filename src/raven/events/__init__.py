@@ -3,6 +3,8 @@ and bounded JSON encoding. Used by the Client; nothing here raises into the call
 
 from __future__ import annotations
 
+from typing import Any
+
 from .compat import BaseEvent, Message, Query
 from .compat import ExceptionEvent as Exception  # noqa: F401  (raven 6.10 name, kept out of __all__)
 from .encode import dumps, encode_event
@@ -49,3 +51,13 @@ __all__ = [
     "safe_str",
     "safe_value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # raven 6.10's names of this module, imported when first read (raven.utils.stacks imports
+    # from this package).
+    if name in ("get_stack_info", "iter_traceback_frames"):
+        from raven.utils import stacks
+
+        return getattr(stacks, name)
+    raise AttributeError(name)

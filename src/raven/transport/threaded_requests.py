@@ -10,8 +10,9 @@ DSN options: those of the threaded transport (``timeout``, ``verify_ssl``, ``ca_
 from __future__ import annotations
 
 from raven._delivery.dsn import QUEUE_OPTIONS
+from raven.transport.base import AsyncTransport  # noqa: F401  (raven 6.10 name of this module)
 from raven.transport.requests import RequestsHTTPTransport
-from raven.transport.threaded import ThreadedHTTPTransport
+from raven.transport.threaded import AsyncWorker, ThreadedHTTPTransport  # noqa: F401
 
 __all__ = ("ThreadedRequestsHTTPTransport",)
 

@@ -23,7 +23,7 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -72,9 +72,8 @@ def tag_value(value: Any) -> str:
     return text if len(text) <= 200 else text[:200]
 
 
-def clean_tags(*sources: Optional[Mapping[Any, Any]]) -> dict[str, str]:
-    """Tags merged left to right, keys and values as strings (None values dropped)."""
-    tags: dict[str, str] = {}
+def merged_items(sources: Iterable[Optional[Mapping[Any, Any]]]) -> Iterator[tuple[Any, Any]]:
+    """The items of each mapping in turn; a missing one or one that cannot be read is skipped."""
     for source in sources:
         if not source:
             continue
@@ -82,11 +81,17 @@ def clean_tags(*sources: Optional[Mapping[Any, Any]]) -> dict[str, str]:
             items = list(source.items())
         except Exception:
             continue
-        for key, value in items:
-            if value is None:
-                continue
-            name = key if type(key) is str else safe_str(key, 200)
-            tags[name[:200]] = tag_value(value)
+        yield from items
+
+
+def clean_tags(*sources: Optional[Mapping[Any, Any]]) -> dict[str, str]:
+    """Tags merged left to right, keys and values as strings (None values dropped)."""
+    tags: dict[str, str] = {}
+    for key, value in merged_items(sources):
+        if value is None:
+            continue
+        name = key if type(key) is str else safe_str(key, 200)
+        tags[name[:200]] = tag_value(value)
     return tags
 
 
@@ -346,17 +351,10 @@ class EventBuilder:
     def _extra(self, *sources: Optional[Mapping[str, Any]]) -> dict[str, Any]:
         """The merged ``extra``, values as given: processors see them so (raven 6.10 applied its
         serializer after the processors, in :meth:`finish`)."""
-        result: dict[str, Any] = {}
-        for source in (self.client.extra, *sources):
-            if not source:
-                continue
-            try:
-                items = list(source.items())
-            except Exception:
-                continue
-            for key, value in items:
-                result[key if type(key) is str else safe_str(key)] = value
-        return result
+        return {
+            (key if type(key) is str else safe_str(key)): value
+            for key, value in merged_items((self.client.extra, *sources))
+        }
 
     def _stacktrace(self, stack: Any, skip_modules: tuple[str, ...]) -> dict[str, Any]:
         settings = self.client._settings

@@ -12,7 +12,9 @@ as Bottle does; ``sentry.captureException`` / ``captureMessage`` add the current
 when called during a request; ``logging=True`` installs a ``SentryHandler`` on the root logger;
 the wrapper is reachable as ``app.sentry``.
 
-Better than raven 6.10: nothing the wrapper does raises into the request (a failure to capture
+Better than raven 6.10: outside a request (in the thread that imported Bottle, where Bottle's
+``request`` is bound to an environ without a request) no made-up ``request`` is added to the event; nothing
+the wrapper does raises into the request (a failure to capture
 is logged, rate-limited, to ``sentry.errors``); wrapping the same Bottle app again (a second
 ``Sentry(bottle.app(), ...)``, as tests and reloaders do) replaces ``app.sentry`` instead of
 failing with Bottle's "Attribute sentry already defined. Plugin conflict?".
@@ -87,7 +89,8 @@ class Sentry:
     def _with_request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if kwargs.get("data") is None:
             try:
-                kwargs["data"] = get_data_from_request(request)
+                if "REQUEST_METHOD" in request.environ:  # else the importing thread's unbound request
+                    kwargs["data"] = get_data_from_request(request)
             except RuntimeError:
                 pass  # not during a request
             except Exception:

@@ -10,10 +10,12 @@ What it keeps from raven 6.10: ``SentryMiddleware(hide_zerorpc_frames=True, clie
 streaming and push/pull), which is captured with the task context zerorpc passes as ``extra``;
 the exception still goes back to the caller. With ``hide_zerorpc_frames`` the frames of
 zerorpc's own dispatch, up to the method call (``__call__``, or ``_receiver`` for push/pull), are
-hidden (``__traceback_hide__``) so the stacktrace starts at the method.
+left out, so the stacktrace starts at the method.
 
-Better than raven 6.10: a failure while capturing is logged (rate-limited, ``sentry.errors``)
-instead of breaking zerorpc's error reply. This module imports nothing of zerorpc (zerorpc calls
+Better than raven 6.10: zerorpc's frames are left out by starting the captured traceback after
+them (raven 6.10 wrote ``__traceback_hide__`` into the locals of zerorpc's running frames); a
+failure while capturing is logged (rate-limited, ``sentry.errors``) instead of breaking
+zerorpc's error reply. This module imports nothing of zerorpc (zerorpc calls
 it); ``pip install 'raven-ng[zerorpc]'`` installs zerorpc.
 """
 
@@ -31,14 +33,15 @@ __all__ = ("SentryMiddleware", "Client")
 _DISPATCH_FUNCTIONS = frozenset({"__call__", "_receiver"})
 
 
-def hide_dispatch_frames(traceback: Any) -> None:
-    """Mark zerorpc's frames of ``traceback``, outermost first, up to the dispatching one."""
-    while traceback is not None:
-        frame = traceback.tb_frame
-        frame.f_locals["__traceback_hide__"] = True
-        if inspect.getframeinfo(frame, context=0).function in _DISPATCH_FUNCTIONS:
-            break
-        traceback = traceback.tb_next
+def after_dispatch(traceback: Any) -> Any:
+    """``traceback`` from the frame after zerorpc's dispatching one (``__call__``, or
+    ``_receiver`` for push/pull): the method's own frames; all of it when no such frame is there."""
+    current = traceback
+    while current is not None:
+        if inspect.getframeinfo(current.tb_frame, context=0).function in _DISPATCH_FUNCTIONS:
+            return current.tb_next or traceback
+        current = current.tb_next
+    return traceback
 
 
 class SentryMiddleware:
@@ -51,8 +54,9 @@ class SentryMiddleware:
     def server_inspect_exception(self, req_event: Any, rep_event: Any, task_ctx: Any, exc_info: Any) -> None:
         """zerorpc's hook, called with the exception a server method raised."""
         try:
+            exc_type, exc_value, traceback = exc_info  # a list for request/reply
             if self._hide_zerorpc_frames:
-                hide_dispatch_frames(exc_info[2])
-            self._sentry_client.captureException(exc_info, extra=task_ctx)
+                traceback = after_dispatch(traceback)
+            self._sentry_client.captureException((exc_type, exc_value, traceback), extra=task_ctx)
         except Exception:
             log_failure("zerorpc", "capturing an exception")

@@ -1,0 +1,45 @@
+"""raven.contrib.zconfig: a ZConfig logging configuration with raven's ``<sentry>`` section (in a
+child process) installs a SentryHandler with the section's options; what it logs at or above
+its level reaches a loopback Sentry server with those options applied."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("ZConfig")
+
+from contrib_support import SRC_DIR, TESTS_DIR, json_lines, only_exception, wait_for_events  # noqa: E402
+from servers import LoopbackServer  # noqa: E402
+
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zconfig_child.py")
+
+
+def test_sentry_section() -> None:
+    with LoopbackServer() as server:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC_DIR, TESTS_DIR]))
+        result = subprocess.run(
+            [sys.executable, CHILD, server.dsn()], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        [handler] = json_lines(result.stdout)
+        warning, error = wait_for_events(server, 2)
+
+    assert handler["level"] == 30
+    assert handler["include_paths"] == ["other.package", "zconfig_child"]
+    assert handler["string_max_length"] == 64
+    assert len(server.events()) == 2  # not the INFO record
+    for event in (warning, error):
+        assert (event["release"], event["environment"], event["server_name"]) == (
+            "zconfig-1.0",
+            "zconfig-test",
+            "zconfig-host",
+        )
+        assert event["logger"] == "zconfig.app"
+    assert warning["level"] == "warning"
+    assert warning["logentry"]["formatted"] == "warned through ZConfig"
+    assert error["level"] == "error"
+    assert only_exception(error)["type"] == "KeyError"

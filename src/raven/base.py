@@ -175,6 +175,19 @@ class ClientState:
         return bool(self.status == self.ERROR)
 
 
+class _SeenMark:
+    """``record_exception_seen``'s mark: which client captured which raise (its traceback)."""
+
+    __slots__ = ("client_id", "tb")
+
+    def __init__(self, client_id: Optional[int] = None, tb: Any = None) -> None:
+        self.client_id = client_id
+        self.tb = tb
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return _SeenMark, ()  # a traceback cannot be pickled, and means nothing elsewhere
+
+
 def _import_path(path: str) -> Any:
     module_name, _, attr = path.rpartition(".")
     if not module_name:
@@ -566,13 +579,15 @@ class Client:
     def skip_error_for_logging(self, exc_info: ExcInfo) -> bool:
         """True if this very raise of the exception was already captured by this client."""
         seen = getattr(exc_info[1], "_raven_ng_seen", None)
-        return seen is not None and seen[0] == id(self) and seen[1] is exc_info[2]
+        return isinstance(seen, _SeenMark) and seen.client_id == id(self) and seen.tb is exc_info[2]
 
     def record_exception_seen(self, exc_info: ExcInfo) -> None:
         # Marked on the exception itself (with its traceback, which differs on each raise): no
-        # growing set of ids, no false match after an id is reused.
+        # growing set of ids, no false match after an id is reused. The mark pickles as an empty
+        # one: the exception still pickles (Celery sends a failed task's exception to its parent
+        # process, multiprocessing its results) and a copy elsewhere counts as not seen.
         try:
-            exc_info[1]._raven_ng_seen = (id(self), exc_info[2])
+            exc_info[1]._raven_ng_seen = _SeenMark(id(self), exc_info[2])
         except Exception:
             pass
 

@@ -97,6 +97,13 @@ async def off_loop(func: Callable[..., T], *args: Any) -> T:
     return await future
 
 
+def _call_quietly(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception:
+        errors.error("aio:callback", "Sentry: a delivery callback failed", exc_info=True)
+
+
 class _Binding:
     """The dispatcher's state on one loop. Everything but construction runs on that loop."""
 
@@ -532,6 +539,30 @@ class LoopDispatcher:
             await asyncio.wrap_future(future)
             if binding.private is not None:
                 binding.private.stop(1.0)
+
+    def when_settled(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the bound loop) once every event submitted before this call is
+        settled, sent or counted lost; at once when there is no loop to wait on. Never raises.
+
+        For per-event outcomes (``raven.contrib.tornado``): an event dropped before any request
+        (a rate limit, a full queue, a close) has no settlement of its own; this says when it
+        can no longer get one. Under a steady stream of events the call waits for a lull.
+        """
+        binding = self._binding
+        if binding is None or binding.pid != os.getpid() or binding.loop.is_closed() or binding.finished:
+            _call_quietly(callback)
+            return
+
+        def register() -> None:  # after the submissions already scheduled on the loop
+            binding.pump.when_idle(lambda: _call_quietly(callback))
+
+        try:
+            if running_loop() is binding.loop:
+                register()
+            else:
+                binding.loop.call_soon_threadsafe(register)
+        except RuntimeError:  # the loop closed meanwhile
+            _call_quietly(callback)
 
     # -- internals
 

@@ -1,0 +1,1 @@
+"""``manage.py raven`` for the ``raven_compat`` app."""

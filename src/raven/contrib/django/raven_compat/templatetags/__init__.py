@@ -1,0 +1,1 @@
+"""The ``raven`` template tag library for the ``raven_compat`` app."""

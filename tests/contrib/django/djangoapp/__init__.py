@@ -1,0 +1,1 @@
+"""A minimal Django project for raven.contrib.django's tests (settings, URLs, views, templates)."""

@@ -12,8 +12,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-pytest.importorskip("celery")
-
 from processes import CeleryWorker, RedisServer  # noqa: E402
 
 

@@ -12,8 +12,11 @@ import os
 import time
 from typing import Any
 
+import pytest
 from pipeline import normalizer_errors
 from servers import LoopbackServer, refused_port
+
+pytest.importorskip("celery")
 
 N_TASKS = 4
 

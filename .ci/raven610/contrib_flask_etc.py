@@ -71,7 +71,8 @@ def make_venv(path: Path, package: list[str], logfile: Path) -> str:
         suite.log(f"-- building {path} with {' '.join(package)}")
         if suite.run([sys.executable, "-m", "venv", str(path)], 120, f"venv {path}").returncode:
             raise suite.SuiteError(f"could not create {path}")
-        suite.pip(python, ["install", "--quiet", "-r", str(REQUIREMENTS), *package], f"install into {path}", logfile)
+        args = ["install", "--quiet", "-r", str(REQUIREMENTS), *package]
+        suite.pip(python, args, f"install into {path}", logfile)
     return python
 
 
@@ -98,9 +99,9 @@ def per_framework(ng: dict, ref: dict) -> tuple[list[str], dict[str, list[tuple[
         )
         for nodeid in mine:
             if on_ng[nodeid][0] != "passed" or on_ref[nodeid][0] != "passed":
-                failures.setdefault(framework, []).append(
-                    (nodeid, f"6.10.0 {on_ref[nodeid][0]}: {on_ref[nodeid][1]}", f"raven-ng {on_ng[nodeid][0]}: {on_ng[nodeid][1]}")
-                )
+                ref_line = f"6.10.0 {on_ref[nodeid][0]}: {on_ref[nodeid][1]}"
+                ng_line = f"raven-ng {on_ng[nodeid][0]}: {on_ng[nodeid][1]}"
+                failures.setdefault(framework, []).append((nodeid, ref_line, ng_line))
     m, n = total["m"], total["n"]
     pct = 100.0 * n / m if m else 0.0
     lines.append(f"  all      {n} of {m} ({pct:.1f}%)")
@@ -112,8 +113,10 @@ def report(title: str, ng: dict, ref: dict) -> None:
     suite.log(title)
     for name, result in (("raven-ng", ng), ("raven 6.10.0", ref)):
         header = result["header"]
-        suite.log(f"  {name}: raven {header.get('raven_version')} from {header.get('raven_file')}, "
-                  f"Python {header.get('python')}, {len(result['collect_errors'])} modules not importable")
+        suite.log(
+            f"  {name}: raven {header.get('raven_version')} from {header.get('raven_file')}, "
+            f"Python {header.get('python')}, {len(result['collect_errors'])} modules not importable"
+        )
     lines, failures = per_framework(ng, ref)
     for line in lines:
         suite.log(line)
@@ -147,7 +150,8 @@ def main() -> int:
         sanic_work = lay_out(tmp, root, "work-sanic", False, ("sanic",))
         ng_s = suite.run_suite(ng_python, sanic_work, tmp, "raven-ng-sanic", [])
         ref_s = suite.run_suite(ref_python, sanic_work, tmp, "raven-6.10.0-sanic", [])
-        report("raven 6.10.0's Sanic tests, without raven's conftest (which never collects them):", ng_s, ref_s)
+        title = "raven 6.10.0's Sanic tests, without raven's conftest (which never collects them):"
+        report(title, ng_s, ref_s)
     except (suite.SuiteError, OSError, subprocess.SubprocessError) as exc:
         suite.log(f"could not be run: {exc}")
         return 1

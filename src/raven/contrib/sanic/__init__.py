@@ -53,9 +53,24 @@ from raven.conf import setup_logging  # noqa: E402
 from raven.contrib._safe import log_failure  # noqa: E402
 from raven.contrib.sanic import request_info  # noqa: E402
 from raven.handlers.logging import SentryHandler  # noqa: E402
+from raven.utils.compat import urlparse  # noqa: E402
 from raven.utils.conf import convert_options  # noqa: E402
+from raven.utils.encoding import to_unicode  # noqa: E402
 
-__all__ = ("Sentry", "make_client", "logging_configured", "raven_signals")
+__all__ = (
+    "Sentry",
+    "make_client",
+    "logging_configured",
+    "raven_signals",
+    # raven 6.10's module namespace
+    "blinker",
+    "Client",
+    "setup_logging",
+    "SentryHandler",
+    "urlparse",
+    "to_unicode",
+    "convert_options",
+)
 
 _NAME = "sanic"
 

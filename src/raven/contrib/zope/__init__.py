@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from inspect import currentframe, getinnerframes, getouterframes
 from typing import Any
 
 from raven.contrib._framework import require
@@ -42,8 +43,21 @@ from ZConfig.components.logger.factory import Factory  # noqa: E402
 
 from raven.contrib.zope import request as zope_request  # noqa: E402
 from raven.handlers.logging import SentryHandler  # noqa: E402
+from raven.utils.stacks import iter_stack_frames  # noqa: E402
 
-__all__ = ("ZopeSentryHandler", "ZopeSentryHandlerFactory", "nobody", "logger")
+__all__ = (
+    "ZopeSentryHandler",
+    "ZopeSentryHandlerFactory",
+    "logger",
+    # raven 6.10's module namespace
+    "Factory",
+    "nobody",
+    "SentryHandler",
+    "iter_stack_frames",
+    "getouterframes",
+    "currentframe",
+    "getinnerframes",
+)
 
 logger = logging.getLogger(__name__)
 

@@ -381,3 +381,17 @@ def test_error_before_our_before_request_still_has_the_request(
     assert only_exception(event)["type"] == "LookupError"
     assert event["request"]["url"] == "http://localhost/ok/"
     check_event(event)
+
+
+def test_a_large_json_body_is_described_not_read(sentry_server: LoopbackServer, make_sentry: Any) -> None:
+    from raven.contrib.flask.request_info import MAX_BODY_BYTES
+
+    app = create_app()
+    make_sentry(app)
+    body = b'{"blob": "' + b"x" * MAX_BODY_BYTES + b'"}'
+
+    response = app.test_client().post("/boom/", data=body, content_type="application/json")
+
+    assert response.status_code == 500
+    [event] = wait_for_events(sentry_server, 1)
+    assert event["request"]["data"] == f"[body not captured: {len(body)} bytes]"

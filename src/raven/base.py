@@ -202,7 +202,8 @@ def _as_exc_info(value: Any) -> Optional[ExcInfo]:
         value = sys.exc_info()
     if isinstance(value, BaseException):
         return type(value), value, value.__traceback__
-    if isinstance(value, tuple) and len(value) == 3 and (value[0] is not None or value[1] is not None):
+    # raven 6.10 took a list as well as a tuple.
+    if isinstance(value, (tuple, list)) and len(value) == 3 and not (value[0] is None and value[1] is None):
         exc_type, exc, tb = value
         if exc_type is None:
             exc_type = type(exc)

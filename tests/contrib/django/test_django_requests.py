@@ -243,3 +243,35 @@ def test_js_report_endpoint_forwards_browser_events(sentry: Any) -> None:
     event = sentry.event()
     assert event["level"] == "warning"
     assert "from the browser" in str(event.get("logentry") or event.get("message"))
+
+
+def test_asgi_request_is_reported_with_request_and_transaction(sentry: Any) -> None:
+    import asyncio
+
+    from django.test import AsyncClient
+
+    async def requests() -> tuple[Any, Any]:
+        browser = AsyncClient(raise_request_exception=False)
+        return await browser.get("/items/11/boom/?via=asgi"), await browser.get("/message/")
+
+    failed, captured = asyncio.run(requests())
+
+    assert failed.status_code == 500
+    events = sentry.events(2)
+    by_id = {event["event_id"]: event for event in events}
+    error = by_id[failed["X-Sentry-ID"]]
+    assert error["transaction"] == "/items/{item_id}/boom/"
+    assert error["request"]["url"] == "http://testserver/items/11/boom/"
+    message = by_id[captured.content.decode()]
+    assert message["transaction"] == "/message/"
+    assert message["request"]["url"] == "http://testserver/message/"
+
+
+def test_nothing_of_a_request_is_left_behind(sentry: Any) -> None:
+    from raven.contrib.django.middleware import SentryMiddleware
+
+    for path in ("/message/", "/items/1/boom/", "/missing/", "/ok/"):
+        browser().get(path)
+        assert len(sentry.client.transaction) == 0
+        assert SentryMiddleware.thread.request is None
+        assert sentry.client.context.get() == {}

@@ -18,7 +18,7 @@ __all__ = ("ProxyClient",)
 class ProxyClient:
     """Stands for ``get_client()`` at every use."""
 
-    __slots__ = ("_resolve",)
+    __slots__ = ("_resolve", "__weakref__")
     _resolve: Callable[[], Any]
 
     def __init__(self, resolve: Callable[[], Any]) -> None:

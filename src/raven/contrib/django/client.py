@@ -40,7 +40,7 @@ from django.template import TemplateSyntaxError
 
 from raven.base import Client
 from raven.contrib.django import _request
-from raven.contrib.django.middleware import SentryMiddleware
+from raven.contrib.django.middleware import SentryMiddleware, current_transaction
 from raven.contrib.django.resolver import RouteResolver
 from raven.contrib.django.sql import format_sql, install_sql_hook, record_sql
 from raven.contrib.django.utils import get_data_from_template
@@ -151,6 +151,23 @@ class DjangoClient(Client):
             return
         data.update(get_data_from_template(source, debug))
 
+    def _add_transaction(self, kwargs: dict[str, Any], data: Mapping[str, Any]) -> None:
+        """The request's transaction when this thread's ``client.transaction`` stack is empty
+        (under ASGI the request is not served by one thread); as raven 6.10, none when the
+        event has a ``culprit`` (a template error's)."""
+        if (
+            kwargs.get("transaction")
+            or data.get("transaction")
+            or data.get("culprit")
+            or kwargs.get("culprit")
+        ):
+            return
+        if self.transaction.peek() is not None:
+            return
+        name = current_transaction()
+        if name is not None:
+            kwargs["transaction"] = name
+
     def capture(self, event_type: str, request: Any = None, **kwargs: Any) -> Optional[str]:  # type: ignore[override]
         """``Client.capture``, with the Django request (``request=``, else the current one)."""
         given = kwargs.get("data")
@@ -168,6 +185,7 @@ class DjangoClient(Client):
                     site = self._site_name()
                     if site is not None:
                         data["site"] = site
+                self._add_transaction(kwargs, data)
             except Exception:
                 self.error_logger.debug("could not read the Django request", exc_info=True)
 

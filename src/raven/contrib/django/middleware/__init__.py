@@ -19,9 +19,10 @@ response goes on.
 
 Better than raven 6.10: the current request and transaction live in a context variable (a
 thread, or an asyncio task under ASGI) instead of attributes of the one middleware instance
-that every thread shares, and the ``request_finished`` receiver is connected once instead of at
-every request; the 404 middleware returns the response even when the event is not sent (6.10
-returned None, which Django refuses).
+that every thread shares (under ASGI the transaction is not put on the thread-local
+``client.transaction`` stack at all: the request's events take it from the context); the
+``request_finished`` receiver is connected once instead of at every request; the 404 middleware
+returns the response even when the event is not sent (6.10 returned None, which Django refuses).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class _Serving:
     request: Any
     client: Any = None
     transaction: Any = None
+    pushed: bool = False  # on client.transaction, in the thread that serves the request
 
 
 _serving: contextvars.ContextVar[Optional[_Serving]] = contextvars.ContextVar(
@@ -75,15 +77,25 @@ class _CurrentRequest:
         _serving.set(_Serving(value) if value is not None else None)
 
 
+def current_transaction() -> Any:
+    """The transaction name of the request being served in this context, or None."""
+    state = _serving.get()
+    return state.transaction if state is not None else None
+
+
 def _finish_current() -> None:
-    """Forget the request being served in this context, and pop its transaction."""
+    """Forget the request being served in this context, and take its transaction off the stack."""
     state = _serving.get()
     if state is None:
         return
     _serving.set(None)
-    if state.client is not None and state.transaction is not None:
+    if state.pushed:
         try:
-            state.client.transaction.pop(state.transaction)
+            stack = state.client.transaction.stack
+            for index in range(len(stack) - 1, -1, -1):
+                if stack[index] is state.transaction:
+                    del stack[index]  # that entry only, wherever it is
+                    break
         except Exception:
             pass
 
@@ -105,6 +117,12 @@ class _Middleware(MiddlewareMixin):
             self.async_mode = False
             return
         super().__init__(get_response)
+
+
+def _is_asgi(request: Any) -> bool:
+    from django.core.handlers.asgi import ASGIRequest
+
+    return isinstance(request, ASGIRequest)
 
 
 def _client() -> Any:
@@ -180,8 +198,12 @@ class SentryMiddleware(_Middleware):
                 name = DjangoClient.resolver.resolve(request.path_info, getattr(request, "urlconf", None))
             else:
                 name = name_of(request)
-            state.transaction = client.transaction.push(name)
-            state.client = client
+            state.transaction, state.client = name, client
+            if not _is_asgi(request):
+                # raven 6.10's thread-local stack (client.transaction): under ASGI a request is not
+                # served by one thread, and its events take the name from this context instead.
+                client.transaction.push(name)
+                state.pushed = True
         except Exception:
             _errors.debug("Sentry: could not name the transaction", exc_info=True)
         return None

@@ -1,6 +1,6 @@
 """pytest plugin: the Django names raven 6.10.0's Django tests import that current Django removed.
 
-Loaded with ``-p raven610_django_shim`` by ``.ci/raven610/contrib_django.py``, for the raven-ng
+Loaded with ``-p raven610_django_shim`` by ``.ci/raven610/contrib.py``, for the raven-ng
 run and the raven 6.10.0 reference run alike. It puts back two names and changes no behaviour of
 the code under test:
 

@@ -35,6 +35,7 @@ require("bottle", "bottle", "raven.contrib.bottle")
 from bottle import request  # noqa: E402
 
 from raven.conf import setup_logging  # noqa: E402
+from raven.contrib._facade import ClientFacade  # noqa: E402
 from raven.contrib._safe import log_failure  # noqa: E402
 from raven.contrib.bottle.utils import get_data_from_request  # noqa: E402
 from raven.handlers.logging import SentryHandler  # noqa: E402
@@ -44,7 +45,7 @@ __all__ = ("Sentry", "get_data_from_request", "request", "setup_logging", "Sentr
 _NAME = "bottle"
 
 
-class Sentry:
+class Sentry(ClientFacade):
     """A Bottle application reporting its errors to Sentry (a WSGI application itself).
 
     >>> sentry = Sentry(app, client, logging=True)
@@ -97,12 +98,5 @@ class Sentry:
                 log_failure(_NAME, "reading the request")
         return kwargs
 
-    def captureException(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureException called before application configured"
-        result: Optional[str] = self.client.captureException(*args, **self._with_request(kwargs))
-        return result
-
-    def captureMessage(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureMessage called before application configured"
-        result: Optional[str] = self.client.captureMessage(*args, **self._with_request(kwargs))
-        return result
+    def _capture(self, method: str, *args: Any, **kwargs: Any) -> Optional[str]:
+        return super()._capture(method, *args, **self._with_request(kwargs))

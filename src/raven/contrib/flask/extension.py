@@ -37,11 +37,10 @@ from flask import current_app, g, request
 from flask.signals import got_request_exception, request_finished
 
 from raven.base import Client
-from raven.conf import setup_logging
+from raven.contrib._facade import ClientFacade, install_logging
 from raven.contrib._safe import log_failure
 from raven.contrib.flask import request_info as request_data
 from raven.contrib.flask.signals import logging_configured
-from raven.handlers.logging import SentryHandler
 from raven.middleware import Sentry as SentryMiddleware
 from raven.utils.conf import convert_options
 
@@ -68,7 +67,7 @@ def make_client(client_cls: Callable[..., Any], app: Any, dsn: Optional[str] = N
     )
 
 
-class Sentry:
+class Sentry(ClientFacade):
     """The Flask extension (see the module's docstring for what it does).
 
     >>> sentry = Sentry(app, dsn='https://public@sentry.example.com/1')
@@ -248,37 +247,13 @@ class Sentry:
         app.extensions["sentry"] = self
 
     def _install_logging(self, app: Any) -> None:
-        kwargs: dict[str, Any] = {}
-        if self.logging_exclusions is not None:
-            kwargs["exclude"] = self.logging_exclusions
-        handler = SentryHandler(self.client, level=self.level)
-        setup_logging(handler, **kwargs)
+        handler = install_logging(self, self.client, self.level, self.logging_exclusions, logging_configured)
         if app.logger.propagate is False:
             app.logger.addHandler(handler)
-        logging_configured.send(self, sentry_handler=SentryHandler, **kwargs)
 
     # -- the client's API, through the extension
 
-    def captureException(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureException called before application configured"
-        result: Optional[str] = self.client.captureException(*args, **kwargs)
+    def _capture(self, method: str, *args: Any, **kwargs: Any) -> Optional[str]:
+        result = super()._capture(method, *args, **kwargs)
         self.last_event_id = result or None
         return result
-
-    def captureMessage(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureMessage called before application configured"
-        result: Optional[str] = self.client.captureMessage(*args, **kwargs)
-        self.last_event_id = result or None
-        return result
-
-    def user_context(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.client, "user_context called before application configured"
-        return self.client.user_context(*args, **kwargs)
-
-    def tags_context(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.client, "tags_context called before application configured"
-        return self.client.tags_context(*args, **kwargs)
-
-    def extra_context(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.client, "extra_context called before application configured"
-        return self.client.extra_context(*args, **kwargs)

@@ -50,6 +50,7 @@ from sanic.exceptions import SanicException  # noqa: E402
 
 from raven.base import Client  # noqa: E402
 from raven.conf import setup_logging  # noqa: E402
+from raven.contrib._facade import ClientFacade, install_logging  # noqa: E402
 from raven.contrib._safe import log_failure  # noqa: E402
 from raven.contrib.sanic import request_info  # noqa: E402
 from raven.handlers.logging import SentryHandler  # noqa: E402
@@ -109,7 +110,7 @@ def _reported(exception: BaseException) -> bool:
     return True
 
 
-class Sentry:
+class Sentry(ClientFacade):
     """The Sanic extension (see the module's docstring)."""
 
     def __init__(
@@ -187,7 +188,7 @@ class Sentry:
             return
         try:
             exc_info = (type(exception), exception, exception.__traceback__)
-            self._capture("captureException", request, exc_info=exc_info)
+            self._capture_for("captureException", request, exc_info=exc_info)
         except Exception:
             log_failure(_NAME, "capturing an exception")
 
@@ -231,12 +232,7 @@ class Sentry:
             self.client = make_client(self.client_cls, app, self.dsn)
 
         if self.logging:
-            kwargs: dict[str, Any] = {}
-            if self.logging_exclusions is not None:
-                kwargs["exclude"] = self.logging_exclusions
-            handler = SentryHandler(self.client, level=self.level)
-            setup_logging(handler, **kwargs)
-            logging_configured.send(self, sentry_handler=SentryHandler, **kwargs)
+            install_logging(self, self.client, self.level, self.logging_exclusions, logging_configured)
 
         extensions = getattr(app.ctx, "extensions", None)
         if extensions is None:
@@ -250,7 +246,7 @@ class Sentry:
 
     # -- the client's API, through the extension
 
-    def _capture(self, method: str, request: Any, *args: Any, **kwargs: Any) -> Optional[str]:
+    def _capture_for(self, method: str, request: Any, *args: Any, **kwargs: Any) -> Optional[str]:
         if request is not None and kwargs.get("data") is None:
             data = self._request_data(request)
             if data is not None:
@@ -259,25 +255,8 @@ class Sentry:
         self.set_last_event_id_from_result(result)
         return result
 
-    def captureException(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureException called before application configured"
-        return self._capture("captureException", _current_request(), *args, **kwargs)
-
-    def captureMessage(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureMessage called before application configured"
-        return self._capture("captureMessage", _current_request(), *args, **kwargs)
+    def _capture(self, method: str, *args: Any, **kwargs: Any) -> Optional[str]:
+        return self._capture_for(method, _current_request(), *args, **kwargs)
 
     def set_last_event_id_from_result(self, result: Optional[str]) -> None:
         self.last_event_id = result or None
-
-    def user_context(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.client, "user_context called before application configured"
-        return self.client.user_context(*args, **kwargs)
-
-    def tags_context(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.client, "tags_context called before application configured"
-        return self.client.tags_context(*args, **kwargs)
-
-    def extra_context(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.client, "extra_context called before application configured"
-        return self.client.extra_context(*args, **kwargs)

@@ -168,9 +168,7 @@ class AsyncSentryClient(Client):
             return _failed_future(exc)
         return self.send_encoded(message, auth_header=auth_header, callback=callback)
 
-    def send_remote(
-        self, url: Any, data: bytes, headers: Any = None, callback: Any = None
-    ) -> Any:
+    def send_remote(self, url: Any, data: bytes, headers: Any = None, callback: Any = None) -> Any:
         """Hand the encoded event to delivery; its future calls the hooks and ``callback``."""
         future = self._send_remote(url=url, data=data, headers=headers or {}, callback=callback)
         _when_done(future, partial(self._handle_result, url, data, callback))

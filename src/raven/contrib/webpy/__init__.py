@@ -28,6 +28,7 @@ from raven.contrib._framework import require
 web = require("web", "webpy", "raven.contrib.webpy")
 
 from raven.conf import setup_logging  # noqa: E402
+from raven.contrib._facade import ClientFacade  # noqa: E402
 from raven.contrib._safe import log_failure  # noqa: E402
 from raven.contrib.webpy.utils import get_data_from_request  # noqa: E402
 from raven.handlers.logging import SentryHandler  # noqa: E402
@@ -37,7 +38,7 @@ __all__ = ("SentryApplication", "get_data_from_request", "setup_logging", "Sentr
 _NAME = "webpy"
 
 
-class SentryApplication(web.application):  # type: ignore[name-defined]
+class SentryApplication(ClientFacade, web.application):  # type: ignore[name-defined]
     """A ``web.application`` reporting its errors to Sentry.
 
     >>> app = SentryApplication(client, logging=True, mapping=urls, fvars=globals())
@@ -79,12 +80,5 @@ class SentryApplication(web.application):  # type: ignore[name-defined]
                 log_failure(_NAME, "reading the request")
         return kwargs
 
-    def captureException(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureException called before application configured"
-        result: Optional[str] = self.client.captureException(*args, **self._with_request(kwargs))
-        return result
-
-    def captureMessage(self, *args: Any, **kwargs: Any) -> Optional[str]:  # noqa: N802
-        assert self.client, "captureMessage called before application configured"
-        result: Optional[str] = self.client.captureMessage(*args, **self._with_request(kwargs))
-        return result
+    def _capture(self, method: str, *args: Any, **kwargs: Any) -> Optional[str]:
+        return super()._capture(method, *args, **self._with_request(kwargs))

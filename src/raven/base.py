@@ -60,6 +60,7 @@ class ModuleProxyCache(dict[str, Any]):
         self[key] = value
         return value
 
+
 PLATFORM_NAME = "python"
 SDK_VALUE = {"name": SDK_NAME, "version": VERSION}
 
@@ -358,6 +359,8 @@ class Client:
         self._dispatch_lock = threading.Lock()
         self._dispatcher: Any = None
         self._core: Any = None
+        self._spool: Any = None
+        self._spool_options = _spool_options(o)
         self._closed = False
         self.set_dsn(dsn, transport)
 
@@ -419,22 +422,34 @@ class Client:
     def _rebuild_delivery(self) -> None:
         from raven._delivery.core import DeliveryCore
 
-        old = self._dispatcher
-        self._dispatcher = None
+        old, old_spool = self._dispatcher, self._spool
+        self._dispatcher = self._spool = None
         if old is not None:
             try:
                 old.close(0)
             except Exception:
                 pass
+        elif old_spool is not None:
+            old_spool.close(0)
         self._enabled = self.remote.is_active()
         self._core = None
         if self._enabled:
             dsn = self.remote.dsn
             assert dsn is not None  # an active remote has a DSN
             transport = self.remote.get_transport()
-            self._core = DeliveryCore(dsn, _transport_options(transport, dsn), CLIENT_NAME)
+            options = _transport_options(transport, dsn)
+            spooling = {k: v for k, v in self._spool_options.items() if k not in dsn.query}
+            if spooling:
+                options = options.with_values(**spooling)
+            self._core = DeliveryCore(dsn, options, CLIENT_NAME)
             if self._hooks_overridden:
                 self._core.on_settled = self._on_settled
+            if options.spool_dir:
+                from raven._runtime.spool import Spool
+
+                self._spool = Spool(self._core, self._spool_transport)
+                self._core.spool = self._spool
+                self._spool.start()
         # The fast path: nothing overridden, and a transport that takes envelopes (one written
         # for raven 6.10 gets raven 6.10's own event instead).
         self._direct = self._overrides_none and self._core is not None and not self._core.options.raven_store
@@ -850,10 +865,20 @@ class Client:
             if self._dispatcher is None and not self._closed:
                 from raven._runtime.dispatchers import open_dispatcher
 
-                self._dispatcher = open_dispatcher(
+                dispatcher = open_dispatcher(
                     self.remote.get_transport(), self._core, raise_send_errors=self.raise_send_errors
                 )
+                if self._spool is not None:
+                    from raven._runtime.spool import SpooledDispatcher
+
+                    dispatcher = SpooledDispatcher(self._spool, dispatcher)
+                self._dispatcher = dispatcher
             return self._dispatcher
+
+    def _spool_transport(self) -> Any:
+        """The transport's own dispatcher, for the spool to hand its files to (None once closed)."""
+        dispatcher = self._dispatcher or self._open_dispatcher()
+        return getattr(dispatcher, "inner", None)
 
     def _record_lost(self, reason: Reason) -> None:
         core = self._core
@@ -912,6 +937,8 @@ class Client:
             self._closed = True
             dispatcher = self._dispatcher
         if dispatcher is None:
+            if self._spool is not None:
+                self._spool.close(self._shutdown_timeout() if timeout is None else float(timeout))
             return None
         try:
             result = dispatcher.close(timeout)
@@ -1012,8 +1039,25 @@ _KNOWN_OPTIONS = frozenset(
         "repos",
         "sample_rate",
         "ignore_exceptions",
+        # the durable spool (raven._runtime.spool); the DSN's own values win
+        "spool_dir",
+        "spool_max_bytes",
+        "spool_max_files",
+        "spool_max_age",
+        "spool_fsync",
     }
 )
+
+
+def _spool_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The spool options given to ``Client()``, validated (a bad one is an ``InvalidDsn``)."""
+    from raven._delivery.dsn import SPOOL_OPTIONS, TransportOptions
+
+    given = {k: v for k, v in options.items() if k in SPOOL_OPTIONS and v is not None}
+    if not given:
+        return {}
+    parsed = TransportOptions.parse(given, SPOOL_OPTIONS)
+    return {k: getattr(parsed, k) for k in given}
 
 
 def _hook_exception(decision: Any, core: Any) -> BaseException:

@@ -26,10 +26,18 @@ What else the core decides for every adapter:
 
 Accounting: an event is counted as lost exactly once, under one reason: ``ratelimit_backoff`` in
 :meth:`admit`; ``network_error`` / ``send_error`` / ``ratelimit_backoff`` in :meth:`settle`;
-:meth:`lost_at_close`; any other reason through :meth:`record_lost`. A :class:`RetryAsStore` or
+:meth:`lost_at_close`; an adapter's own reasons through :meth:`lose` (an event it holds) or
+:meth:`record_lost` (counts only). A :class:`RetryAsStore` or
 :class:`RetryLater` is not a loss (the event is sent again). ``settle(..., account=False)`` updates
 the state without counting (an event a close already counted). Requests carrying only a client
-report are never counted as lost events. The event a 429 refused is in :meth:`stats` but never in
+report are never counted as lost events.
+
+The durable spool: an event with a ``spool_key`` has a file on disk. What would lose it because the
+server could not be reached, the queue was full or a close gave up (``network_error``,
+``queue_overflow``, :meth:`lost_at_close`) keeps it instead: it is not counted, the decision is
+:class:`Kept`, and :attr:`spool` is told (``kept``) so that the file is sent later. Once the event
+is sent, or lost for another reason (the server refused it, a rate limit), :attr:`spool` is told
+``done`` and the file goes. The event a 429 refused is in :meth:`stats` but never in
 a client report (the server counted it).
 
 Thread use: the threaded transports call one core from several threads. Every state change is a
@@ -42,7 +50,7 @@ imports no threading.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from raven._delivery.backoff import ConnectBackoff, retryable
 from raven._delivery.decisions import decide_failure, decide_reply
@@ -54,6 +62,7 @@ from raven._delivery.model import (
     Dropped,
     EventItem,
     Failure,
+    Kept,
     Outcome,
     Reason,
     Reply,
@@ -71,6 +80,22 @@ STORE = "store"
 #: (bad auth, bad request ...), and a report that made it refuse must not poison every envelope.
 #: 404 (the store fallback), 408, 413 and 429 say nothing about the report: it is given back.
 _REPORT_KEPT_4XX = frozenset({404, 408, 413, 429})
+
+
+#: Reasons for which an event with a file in the spool is kept there instead of being lost.
+_KEPT_BY_SPOOL = frozenset({Reason.NETWORK_ERROR, Reason.QUEUE_OVERFLOW})
+
+
+class SpoolHooks(Protocol):
+    """What the core tells the durable spool about events that have a file in it. Called from
+    whichever thread or loop settles the event; must not block."""
+
+    def done(self, item: EventItem) -> None:
+        """The event is sent, or lost for good (counted): its file goes."""
+
+    def kept(self, item: EventItem, reason: Reason) -> None:
+        """The event could not be sent now (``reason``) and is no longer in memory: its file
+        stays (or, if it has none after all, the spool counts it lost under ``reason``)."""
 
 
 def _gives_back_report(outcome: Outcome) -> bool:
@@ -104,6 +129,8 @@ class DeliveryCore:
         #: by the server's answer or the network); set by a client whose raven 6.10 hooks
         #: (``_successful_send`` / ``_failed_send``) are overridden. Errors it raises are ignored.
         self.on_settled: Optional[Callable[[Request, Decision], None]] = None
+        #: The durable spool of this client, if it has one (see the module doc).
+        self.spool: Optional[SpoolHooks] = None
 
     @property
     def protocol(self) -> str:
@@ -122,10 +149,10 @@ class DeliveryCore:
         (``can_wait=False``): its caller is not made to wait for a server known to be away.
         """
         if self.rate_limits.is_limited(item.category, now):
-            self._lost.add(Reason.RATELIMIT_BACKOFF.value, item.category)
+            self.lose(item, Reason.RATELIMIT_BACKOFF)
             return Reason.RATELIMIT_BACKOFF
         if not can_wait and self.backoff.hold(now) > 0:
-            self._lost.add(Reason.NETWORK_ERROR.value, item.category)
+            self.lose(item, Reason.NETWORK_ERROR)
             return Reason.NETWORK_ERROR
         return None
 
@@ -149,6 +176,10 @@ class DeliveryCore:
                 self._reports.sent(now)
         body = gzip_compress(encoder.envelope(item.event_id, item.payload, wall, extra))
         return Request(encoder.envelope_url, encoder.envelope_headers(), body, item, ENVELOPE, report)
+
+    def spooled_envelope(self, item: EventItem) -> bytes:
+        """The file the durable spool keeps for ``item`` (an envelope without ``sent_at``)."""
+        return self._encoder.spooled_envelope(item.event_id, item.payload)
 
     def report_request(self, now: float, wall: float, forced: bool = False) -> Optional[Request]:
         """A request carrying only the pending client report, if one should go alone now.
@@ -200,8 +231,9 @@ class DeliveryCore:
                 self._logged_413 = True
         elif isinstance(outcome, Failure):
             delay = self.backoff.failed(outcome.kind, now)
+            spooled = item is not None and item.spool_key is not None and self.spool is not None
             retry = can_retry and account and item is not None and retryable(outcome.kind, item.attempts + 1)
-            decision = decide_failure(request, outcome, delay if retry else None)
+            decision = decide_failure(request, outcome, delay if retry else None, spooled=spooled)
         else:  # an adapter bug; still account for the event
             decision = Dropped(
                 item.event_id if item is not None else None,
@@ -219,6 +251,12 @@ class DeliveryCore:
             if not account:
                 return Dropped(item.event_id, Reason.SEND_ERROR, None, 404)
             return decision
+        spool = self.spool if item is not None and item.spool_key is not None else None
+        if spool is not None and item is not None:
+            if isinstance(decision, Kept):
+                spool.kept(item, Reason.NETWORK_ERROR)
+            elif isinstance(decision, (Sent, Dropped)):
+                spool.done(item)  # sent, or refused by the server: the file goes
         if item is not None and account:
             self._outcomes += 1
             if isinstance(decision, Sent):
@@ -261,19 +299,41 @@ class DeliveryCore:
         """Seconds a queueing adapter should wait before its next request (0: go ahead)."""
         return self.backoff.hold(now)
 
-    def lost_at_close(self, item: EventItem, now: float) -> Reason:
+    def lost_at_close(self, item: EventItem, now: float) -> Optional[Reason]:
         """Count an event still queued or in flight when a close stopped waiting; its reason.
 
         ``ratelimit_backoff`` if a rate limit covers it (it would not have been sent), else
-        ``network_error``: the server did not take it in the time the close allowed.
+        ``network_error``: the server did not take it in the time the close allowed. None: the
+        event has a file in the spool, which keeps it for the next start (not counted).
         """
         reason = (
             Reason.RATELIMIT_BACKOFF
             if self.rate_limits.is_limited(item.category, now)
             else Reason.NETWORK_ERROR
         )
+        if item.spool_key is not None and self.spool is not None:
+            self.spool.kept(item, reason)
+            return None
         self._lost.add(reason.value, item.category)
         return reason
+
+    def parks(self, item: EventItem) -> bool:
+        """True if ``item`` goes back to the spool when the server cannot be reached (it has a
+        file there), instead of waiting in memory: adapters then empty their queues of such
+        events after a :class:`Kept` decision (:meth:`lose` with ``network_error``)."""
+        return item.spool_key is not None and self.spool is not None
+
+    def lose(self, item: EventItem, reason: Reason) -> bool:
+        """An adapter gives up on ``item`` for ``reason``: count it, unless the spool keeps it
+        (see the module doc). True if it was counted."""
+        spool = self.spool if item.spool_key is not None else None
+        if spool is not None and reason in _KEPT_BY_SPOOL:
+            spool.kept(item, reason)
+            return False
+        self._lost.add(reason.value, item.category)
+        if spool is not None:
+            spool.done(item)
+        return True
 
     def record_lost(self, reason: Reason, category: str, quantity: int = 1) -> None:
         """Count events lost outside the core (queue overflow, sampling, before_send)."""

@@ -27,6 +27,7 @@ from raven._delivery.model import (
     Decision,
     Dropped,
     Failure,
+    Kept,
     Reason,
     Reply,
     Request,
@@ -103,14 +104,20 @@ def decide_reply(request: Request, reply: Reply, log_413: bool = True) -> Decisi
     )
 
 
-def decide_failure(request: Request, failure: Failure, retry_in: Optional[float] = None) -> Decision:
-    """The decision for a request that got no HTTP reply; ``retry_in``: keep the event for later."""
+def decide_failure(
+    request: Request, failure: Failure, retry_in: Optional[float] = None, spooled: bool = False
+) -> Decision:
+    """The decision for a request that got no HTTP reply; ``retry_in``: keep the event for later
+    in memory; ``spooled``: the event has a file in the durable spool, which keeps it (Sentry's
+    offline-caching rule: network errors and timeouts keep a cached envelope)."""
     event_id = request.item.event_id if request.item is not None else None
     kind = getattr(failure.kind, "value", str(failure.kind))
     detail = _clean(str(failure.detail)) if failure.detail else ""
     what = f"Sending {_what(request)} to {request.url} failed ({kind} error" + (
         f": {detail})" if detail else ")"
     )
+    if spooled:
+        return Kept(event_id, f"{what}; the event stays in the spool")
     if retry_in is not None:
         return RetryLater(event_id, retry_in, f"{what}; trying again in {retry_in:g} s")
     return Dropped(event_id, Reason.NETWORK_ERROR, what)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from raven._delivery.spool import SpoolLimits
 from raven.exceptions import InvalidDsn
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -68,6 +69,16 @@ def _parse_path(value: object) -> Optional[str]:
     return text
 
 
+def _parse_dir(value: object) -> Optional[str]:
+    """A directory path (created when missing); empty means none."""
+    if value is None:
+        return None
+    text = os.path.expanduser(str(value).strip())
+    if "\x00" in text:
+        raise ValueError("a path cannot contain NUL")
+    return text or None
+
+
 def _parse_protocol(value: object) -> str:
     text = str(value).strip().lower()
     if text not in ("envelope", "store"):
@@ -96,12 +107,23 @@ _SPECS: dict[str, OptionSpec] = {
         OptionSpec("queue_bytes", _parse_int(1024, 2**40), "a whole number of bytes >= 1024"),
         OptionSpec("max_connections", _parse_int(1, 32), "a whole number from 1 to 32"),
         OptionSpec("maximum_outstanding_requests", _parse_int(1, 100_000), "a whole number >= 1"),
+        OptionSpec("spool_dir", _parse_dir, "a directory path"),
+        OptionSpec("spool_max_bytes", _parse_int(64 * 1024, 2**44), "a whole number of bytes >= 65536"),
+        OptionSpec("spool_max_files", _parse_int(1, 10_000_000), "a whole number of files >= 1"),
+        OptionSpec(
+            "spool_max_age", _parse_float(0, 90 * 24 * 3600, low_open=True), "seconds, > 0, at most 90 days"
+        ),
+        OptionSpec("spool_fsync", _parse_bool, "1/0, true/false, yes/no, on/off"),
     )
 }
 
+#: The durable spool's options, which every transport accepts (the spool is the client's).
+SPOOL_OPTIONS: frozenset[str] = frozenset(
+    {"spool_dir", "spool_max_bytes", "spool_max_files", "spool_max_age", "spool_fsync"}
+)
 #: Options every built-in transport accepts.
-COMMON_OPTIONS: frozenset[str] = frozenset(
-    {"timeout", "verify_ssl", "ca_certs", "protocol", "shutdown_timeout"}
+COMMON_OPTIONS: frozenset[str] = (
+    frozenset({"timeout", "verify_ssl", "ca_certs", "protocol", "shutdown_timeout"}) | SPOOL_OPTIONS
 )
 #: Options of the transports that queue events for a background worker.
 QUEUE_OPTIONS: frozenset[str] = COMMON_OPTIONS | {"queue_size", "queue_bytes", "max_connections"}
@@ -120,6 +142,12 @@ class TransportOptions:
     queue_bytes: int = 16 * 1024 * 1024
     max_connections: int = 4
     maximum_outstanding_requests: int = 100
+    #: The durable spool (``raven._runtime.spool``): its directory (None: no spool) and bounds.
+    spool_dir: Optional[str] = None
+    spool_max_bytes: int = SpoolLimits.max_bytes
+    spool_max_files: int = SpoolLimits.max_files
+    spool_max_age: float = SpoolLimits.max_age
+    spool_fsync: bool = SpoolLimits.fsync
     #: Not a DSN option: store requests as raven 6.10 made them, for a transport written for
     #: raven 6.10 that did not declare ``accepts_envelopes`` (set by the client).
     raven_store: bool = False
@@ -162,6 +190,9 @@ class TransportOptions:
         if not queued:
             return True
         return queued < self.queue_size and queued_bytes + size <= self.queue_bytes
+
+    def spool_limits(self) -> SpoolLimits:
+        return SpoolLimits(self.spool_max_bytes, self.spool_max_files, self.spool_max_age, self.spool_fsync)
 
     def ca_bundle(self) -> str:
         """The CA bundle to verify against: ``ca_certs`` or certifi's."""

@@ -13,10 +13,12 @@ import math
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from raven._delivery.dsn import Dsn
 from raven.version import SDK_NAME, VERSION
+
+if TYPE_CHECKING:  # dsn.py imports the spool rules, which read envelopes
+    from raven._delivery.dsn import Dsn
 
 ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope"
 STORE_CONTENT_TYPE = "application/json"
@@ -136,6 +138,10 @@ class Encoder:
             + tail
             + b'{"type":"event","length":%d,"content_type":"application/json"}\n%s\n'
         )
+        # In the spool: no sent_at until it is sent (Sentry's offline-caching rule).
+        self._spooled_template = (
+            b'{"event_id":%s' + tail + b'{"type":"event","length":%d,"content_type":"application/json"}\n%s\n'
+        )
         self._report_only_template = b'{"sent_at":"%s"' + tail
         self._report_item_template = b'{"type":"client_report","length":%d}\n%s\n'
 
@@ -160,6 +166,10 @@ class Encoder:
             payload,
         )
         return body + extra_items if extra_items else body
+
+    def spooled_envelope(self, event_id: str, payload: bytes) -> bytes:
+        """The envelope of one event as the durable spool stores it: without ``sent_at``."""
+        return self._spooled_template % (_quoted_id(event_id), len(payload), payload)
 
     def report_envelope(self, report_payload: bytes, wall: float) -> bytes:
         """The uncompressed envelope carrying only a client report."""

@@ -40,6 +40,9 @@ class EventItem:
     category: str = ERROR
     #: Failed connection attempts so far (see ``raven._delivery.backoff``).
     attempts: int = 0
+    #: The name of its file in the durable spool (``raven._runtime.spool``), if it has one: the
+    #: event is then kept on disk, not lost, when it cannot be sent now.
+    spool_key: Optional[str] = None
 
     def retried(self) -> EventItem:
         """The same event, one failed connection attempt later."""
@@ -117,5 +120,13 @@ class RetryLater:
     log: Optional[str] = None
 
 
-Decision = Union[Sent, Dropped, RetryAsStore, RetryLater]
+@dataclass(frozen=True)
+class Kept:
+    """The server could not be reached: the event stays in the durable spool, to be sent later."""
+
+    event_id: Optional[str]
+    log: Optional[str] = None
+
+
+Decision = Union[Sent, Dropped, RetryAsStore, RetryLater, Kept]
 Outcome = Union[Reply, Failure]

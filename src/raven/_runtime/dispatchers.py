@@ -137,7 +137,7 @@ class SyncDispatcher:
                 decision = core.settle(request, outcome, *_now())
                 log_decision(decision)
                 if isinstance(decision, RetryAsStore):  # never twice
-                    core.record_lost(Reason.SEND_ERROR, item.category)
+                    core.lose(item, Reason.SEND_ERROR)
         except Exception:
             errors.error("sync:submit", "Sentry: sending an event failed", exc_info=True)
         finally:
@@ -200,7 +200,7 @@ class CallbackDispatcher:
                     full = False
                     self._outstanding += 1
             if full:
-                core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
+                core.lose(item, Reason.QUEUE_OVERFLOW)
                 errors.warning(
                     "callback:overflow",
                     "Sentry: %d requests already in flight (maximum_outstanding_requests); event dropped",
@@ -238,7 +238,7 @@ class CallbackDispatcher:
             log_decision(decision)
             if isinstance(decision, RetryAsStore) and request.item is not None:
                 if retried:
-                    core.record_lost(Reason.SEND_ERROR, request.item.category)
+                    core.lose(request.item, Reason.SEND_ERROR)
                 else:
                     resent = True
                     self._start(core.build_request(request.item, *_now()), retried=True)

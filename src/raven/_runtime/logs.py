@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
-from raven._delivery.model import Decision, Dropped, Reason, RetryAsStore, RetryLater
+from raven._delivery.model import Decision, Dropped, Kept, Reason, RetryAsStore, RetryLater
 
 #: The logger of delivery diagnostics (raven 6.10's name).
 LOGGER_NAME = "sentry.errors"
@@ -99,11 +99,24 @@ def log_queue_overflow(queue_size: int, queue_bytes: int) -> None:
     )
 
 
-def log_lost_at_close(reasons: Iterable[Reason], waited: float, when: str = "close") -> None:
-    """Events a close (or the exit) gave up on, counted under ``reasons``: one line with counts."""
+def log_lost_at_close(reasons: Iterable[Optional[Reason]], waited: float, when: str = "close") -> None:
+    """Events a close (or the exit) gave up on, counted under ``reasons``: one line with counts.
+    (None: an event the spool keeps for the next start, not lost.)"""
     counts: dict[str, int] = {}
+    kept = 0
     for reason in reasons:
-        counts[reason.value] = counts.get(reason.value, 0) + 1
+        if reason is None:
+            kept += 1
+        else:
+            counts[reason.value] = counts.get(reason.value, 0) + 1
+    if kept:
+        errors.warning(
+            f"kept_at_{when}",
+            "Sentry: %d event(s) could not be sent before %s (waited %.1f s); they stay in the spool",
+            kept,
+            when,
+            waited,
+        )
     if not counts:
         return
     errors.warning(
@@ -135,7 +148,7 @@ def log_decision(decision: Decision, log: Optional[RateLimitedLog] = None) -> No
     target = log if log is not None else errors
     if isinstance(decision, Dropped) and decision.reason is not Reason.RATELIMIT_BACKOFF:
         level = logging.ERROR
-    elif isinstance(decision, (Dropped, RetryAsStore, RetryLater)):
+    elif isinstance(decision, (Dropped, RetryAsStore, RetryLater, Kept)):
         level = logging.WARNING
     else:
         level = logging.INFO

@@ -39,6 +39,7 @@ from raven._delivery.model import (
     EventItem,
     Failure,
     FailureKind,
+    Kept,
     Outcome,
     Reason,
     Request,
@@ -94,7 +95,7 @@ class Pump:
         options = self.options
         size = len(item.payload)
         if self._closed or not options.queue_has_room(len(self._queue), self._queued_bytes, size):
-            core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
+            core.lose(item, Reason.QUEUE_OVERFLOW)
             log_queue_overflow(options.queue_size, options.queue_bytes)
             return
         self._queue.append(item)
@@ -180,6 +181,8 @@ class Pump:
             retry = core.build_request(item, time.monotonic(), time.time())
             self._sending[id(retry)] = retry
             return retry
+        if isinstance(decision, Kept):
+            self._park()
         if isinstance(decision, RetryLater) and item is not None:
             # Back at the head of the queue, still unsettled; take() pauses before it.
             self._queue.appendleft(item.retried())
@@ -188,6 +191,18 @@ class Pump:
         self._unsettled -= 1  # the event or the report: take() tells the idle waiters
         self._grow(len(self._queue) - 1)  # a 2xx may have widened the way (this task takes one)
         return self.take()
+
+    def _park(self) -> None:
+        """The server cannot be reached: queued events with a spool file go back to the spool."""
+        core = self.core
+        parked = [item for item in self._queue if core.parks(item)]
+        if not parked:
+            return
+        self._queue = deque(item for item in self._queue if not core.parks(item))
+        self._queued_bytes -= sum(len(item.payload) for item in parked)
+        self._unsettled -= len(parked)
+        for item in parked:
+            core.lose(item, Reason.NETWORK_ERROR)
 
     def resume(self) -> None:
         """After a pause (see :attr:`resume_later`): start a send task for the queued events."""

@@ -54,6 +54,7 @@ from raven._delivery.dsn import TransportOptions
 from raven._delivery.model import (
     EventItem,
     Failure,
+    Kept,
     Outcome,
     Reason,
     Request,
@@ -168,7 +169,7 @@ class Worker:
                 log_rate_limited(item.category)
                 return
             if not self._enqueue(item):
-                core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
+                core.lose(item, Reason.QUEUE_OVERFLOW)
                 log_queue_overflow(self.options.queue_size, self.options.queue_bytes)
         except Exception:
             errors.error("worker:submit", "Sentry: could not queue an event", exc_info=True)
@@ -348,7 +349,7 @@ class Worker:
                         entry.run(poster)
                 except Exception:
                     if isinstance(entry, EventItem) and self.core is not None and self._claim(entry):
-                        self.core.record_lost(Reason.SEND_ERROR, entry.category)
+                        self.core.lose(entry, Reason.SEND_ERROR)
                     errors.error("worker:deliver", "Sentry: delivering an event failed", exc_info=True)
                 finally:
                     self._done(entry)
@@ -463,7 +464,21 @@ class Worker:
                 self._unsettled += 1
                 return
         if self.core is not None:
-            self.core.record_lost(Reason.NETWORK_ERROR, item.category)
+            self.core.lose(item, Reason.NETWORK_ERROR)
+
+    def _park(self) -> None:
+        """The server cannot be reached: queued events with a spool file go back to the spool."""
+        core = self.core
+        assert core is not None
+        with self._work:
+            parked = [e for e in self._queue if isinstance(e, EventItem) and core.parks(e)]
+            if not parked:
+                return
+            self._queue = deque(e for e in self._queue if not (isinstance(e, EventItem) and core.parks(e)))
+            self._queued_bytes -= sum(_size(e) for e in parked)
+            self._settle_locked(len(parked))
+        for item in parked:
+            core.lose(item, Reason.NETWORK_ERROR)
 
     def _idle_report(self) -> Optional[Request]:
         core = self.core
@@ -491,18 +506,20 @@ class Worker:
             if not owned:
                 return
             log_decision(decision)
-            if isinstance(decision, RetryLater):
+            if isinstance(decision, Kept):
+                self._park()
+            elif isinstance(decision, RetryLater):
                 self._requeue(item)
             elif isinstance(decision, RetryAsStore):
                 if attempt == 2:  # never twice
-                    core.record_lost(Reason.SEND_ERROR, item.category)
+                    core.lose(item, Reason.SEND_ERROR)
                     break
                 with self._work:
                     if not self._closed:
                         self._owned.discard(id(item))
                         self._in_flight[id(item)] = item
                         continue
-                core.record_lost(Reason.NETWORK_ERROR, item.category)
+                core.lose(item, Reason.NETWORK_ERROR)
             break
         if not self._queue and not self._last_failed:
             # The queue ran dry: a report of what was lost meanwhile, if one is due.
@@ -519,10 +536,10 @@ class Worker:
         outcome = self._exchange(poster, request)
         log_decision(core.settle(request, outcome, time.monotonic(), time.time()))
 
-    def _count_given_up(self, entries: list[_Entry]) -> list[Reason]:
+    def _count_given_up(self, entries: list[_Entry]) -> list[Optional[Reason]]:
         """Count what a close gave up on; the reasons of the events among them."""
         core = self.core
-        reasons: list[Reason] = []
+        reasons: list[Optional[Reason]] = []
         if core is None:
             return reasons
         now = time.monotonic()

@@ -291,7 +291,7 @@ class Spool:
                             self._bytes -= name.size
                     else:
                         release(fd)
-                        heapq.heappush(self._candidates, name)
+                        self._candidate(name)
                 if closed:
                     self._finish()
                     return
@@ -356,15 +356,24 @@ class Spool:
             elif in_memory:
                 self._names[key] = name
             else:
-                heapq.heappush(self._candidates, name)
+                self._candidate(name)
         if fallback:
             self._hand_over(replace(item, spool_key=None))
+
+    def _candidate(self, name: SpoolName) -> None:
+        """A file to replay; beyond ``CANDIDATES`` it waits for a scan to find it again (memory
+        stays flat however long an outage lasts)."""
+        if len(self._candidates) < CANDIDATES:
+            heapq.heappush(self._candidates, name)
+        else:
+            self._more = True
 
     def _make_room(self, incoming: int) -> bool:
         limits = self.limits
         if self._files + 1 <= limits.max_files and self._bytes + incoming <= limits.max_bytes:
             return True
-        self._scan()
+        if not self._candidates or time.monotonic() - self._scanned_at >= RESCAN_INTERVAL / 10:
+            self._scan()
         wall = time.time()
         for name in evictions(sorted(self._candidates), self._files, self._bytes, incoming, limits, wall):
             self._evict(name)
@@ -488,8 +497,8 @@ class Spool:
         self._ensure_thread()
 
     def _write_at_exit(self) -> None:
+        # Feeding goes on: what the exit's delivery does not take stays on disk.
         if self._pid == os.getpid() and self._usable:
-            self.stop_feeding()
             self.flush(1.0)
 
 

@@ -125,12 +125,17 @@ class Spool:
 
     def start(self) -> None:
         """Open the directory and start the thread (which replays what is on disk)."""
+        self._open()
+        self._ensure_thread()
+
+    def _open(self) -> None:
+        """Become an owner in the directory; if it cannot be used, try again in ``DEGRADED_FOR``."""
         try:
             self.dir.open()
             self._usable = True
+            self._scanned_at = -RESCAN_INTERVAL
         except OSError as exc:
             self._off(f"cannot use the spool directory {self.dir.path!r}: {exc}")
-        self._ensure_thread()
 
     def admit(self, item: EventItem) -> Optional[EventItem]:
         """On the caller's thread: the event to hand to the transport now (tagged), or None when
@@ -272,8 +277,12 @@ class Spool:
             if self._usable:
                 self.dir.stale_tmp(STALE_TMP, time.time())
             while True:
+                if not self._usable and not self._closed and time.monotonic() >= self._off_until:
+                    self._open()
                 with self._lock:
                     while not (self._to_write or self._jobs or self._closed or self._feed_due()):
+                        if not self._usable and not self._closed and time.monotonic() >= self._off_until:
+                            break
                         self._wake.wait(self._sleep_for())
                     keys = list(self._to_write)
                     jobs, self._jobs = self._jobs, []
@@ -315,6 +324,8 @@ class Spool:
 
     def _sleep_for(self) -> float:
         now = time.monotonic()
+        if not self._usable:
+            return max(0.05, self._off_until - now)
         if self._feed_at > now:
             return self._feed_at - now
         return max(0.05, self._scanned_at + RESCAN_INTERVAL - now)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional, Union
 from raven import events as _events
 from raven._delivery.model import ERROR, EventItem, Reason, Sent
 from raven._runtime import logs as _logs
+from raven._runtime.dispatch import loop_idiom
 from raven.conf import defaults
 from raven.conf.remote import RemoteConfig
 from raven.context import Context, TransactionStack
@@ -899,8 +900,8 @@ class Client:
             return True
         try:
             result = dispatcher.flush(timeout)
-            loop_idiom = hasattr(result, "addCallback") or hasattr(result, "__await__")
-            return result if loop_idiom and not isinstance(result, bool) else bool(result)
+            on_loop = loop_idiom(result)
+            return result if on_loop and not isinstance(result, bool) else bool(result)
         except Exception:
             _logs.errors.error("client:flush", "Sentry: flush failed", exc_info=True)
             return False
@@ -942,8 +943,8 @@ class Client:
             return None
         try:
             result = dispatcher.close(timeout)
-            loop_idiom = hasattr(result, "addCallback") or hasattr(result, "__await__")
-            return result if loop_idiom else None
+            on_loop = loop_idiom(result)
+            return result if on_loop else None
         except Exception:
             _logs.errors.error("client:close", "Sentry: close failed", exc_info=True)
             return None

@@ -23,3 +23,9 @@ class Dispatcher(Protocol):
         Returns None, or on an event loop's own thread the loop's idiom to wait on.
         """
         ...
+
+
+def loop_idiom(result: Any) -> bool:
+    """A Deferred or an awaitable: what a dispatcher returns when called on its event loop's own
+    thread (where it cannot block)."""
+    return hasattr(result, "addCallback") or hasattr(result, "__await__")

@@ -56,7 +56,7 @@ from raven._delivery.spool import (
     read_envelope,
     spool_name,
 )
-from raven._runtime.dispatch import Dispatcher
+from raven._runtime.dispatch import Dispatcher, loop_idiom
 from raven._runtime.logs import errors
 from raven._runtime.spool_files import SpoolDir, release
 
@@ -533,7 +533,8 @@ class SpooledDispatcher:
         limit = self.spool.core.options.shutdown_timeout if timeout is None else max(0.0, float(timeout))
         started = time.monotonic()
         result = self.inner.flush(timeout)
-        self.spool.flush(max(0.0, limit - (time.monotonic() - started)))
+        if not loop_idiom(result):  # never block an event loop's thread on the disk
+            self.spool.flush(max(0.0, limit - (time.monotonic() - started)))
         return result
 
     def close(self, timeout: Optional[float] = None) -> Any:
@@ -541,9 +542,22 @@ class SpooledDispatcher:
         started = time.monotonic()
         self.spool.stop_feeding()
         result = self.inner.close(timeout)
-        on_loop = hasattr(result, "addCallback") or hasattr(result, "__await__")
+        on_loop = loop_idiom(result)
         self.spool.close(max(0.1, limit - (time.monotonic() - started)), wait=not on_loop)
         return result
+
+    async def close_async(self, timeout: Optional[float] = None) -> None:
+        """``client.aclose()`` on the transport's loop: the transport's close, then the spool's
+        (which finishes on its own thread)."""
+        closer = getattr(self.inner, "close_async", None)
+        if closer is None:
+            self.close(timeout)
+            return
+        self.spool.stop_feeding()
+        try:
+            await closer(timeout)
+        finally:
+            self.spool.close(0.0, wait=False)
 
     def __getattr__(self, name: str) -> Any:
         # The transport's own extras (aflush, flush_async, close_async, loop ...).

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional, Union
 
-from raven._delivery.dsn import Dsn
+from raven._delivery.dsn import SPOOL_OPTIONS, Dsn
 from raven.exceptions import ConfigurationError, InvalidDsn
 from raven.transport.http import HTTPTransport
 from raven.transport.threaded import ThreadedHTTPTransport
@@ -179,8 +179,10 @@ def make_transport(transport_cls: type, dsn: Dsn) -> Any:
     """
     options = dict(dsn.query)
     if not _validates_itself(transport_cls):
-        # ``protocol`` is the client's to read (raven 6.10 had no such option to pass on).
-        options.pop("protocol", None)
+        # ``protocol`` and the spool's options are the client's to read (raven 6.10 had no such
+        # options to pass on).
+        for name in ("protocol", *SPOOL_OPTIONS):
+            options.pop(name, None)
         _check_option_names(transport_cls, options)
     try:
         return transport_cls(**options)

@@ -1,4 +1,4 @@
-"""``raven test``: check that events get through.
+"""``raven test``: check that events get through; ``raven spool``: a durable spool directory.
 
 ``raven test DSN`` (or with ``SENTRY_DSN`` set) sends one test event to that server, waits for the
 real outcome (no fixed sleep) and exits 0 if it was delivered, 1 with the reason if not.
@@ -6,6 +6,9 @@ real outcome (no fixed sleep) and exits 0 if it was delivered, 1 with the reason
 ``raven test`` with no DSN at all is a self-check: it starts a receiver on 127.0.0.1, sends one
 event through every transport that can run here, and prints a table (transport, delivered, time).
 It exits 0 if every installed transport delivered its event.
+
+``raven spool DIR [--replay --dsn DSN [--timeout S] | --purge]``: what waits in a spool directory,
+sent now or deleted (:mod:`raven.cli_spool`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Optional
 
+from raven import cli_spool
 from raven.version import VERSION
 
 __all__ = ("main", "TRANSPORTS", "Receiver", "run_self_check", "run_dsn_test")
@@ -452,13 +456,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("dsn", nargs="*", help="the DSN to send to (default: $SENTRY_DSN)")
     test.add_argument("--data", type=_json_option, help="event fields, as JSON")
     test.add_argument("--tags", type=_json_option, help="event tags, as a JSON object")
+    cli_spool.add_parser(commands)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``raven test [DSN]``; returns the exit status."""
+    """``raven test [DSN]``, ``raven spool DIR ...``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "spool":
+        return cli_spool.run(args)
     if args.command != "test":
         parser.print_help()
         return 1

@@ -95,7 +95,11 @@ class SpoolHooks(Protocol):
 
     def kept(self, item: EventItem, reason: Reason) -> None:
         """The event could not be sent now (``reason``) and is no longer in memory: its file
-        stays (or, if it has none after all, the spool counts it lost under ``reason``)."""
+        stays."""
+
+    def holds(self, item: EventItem) -> bool:
+        """True if the event has a file (or will have: it is being written); False when writing
+        it failed, and the event is an ordinary one after all."""
 
 
 def _gives_back_report(outcome: Outcome) -> bool:
@@ -231,7 +235,7 @@ class DeliveryCore:
                 self._logged_413 = True
         elif isinstance(outcome, Failure):
             delay = self.backoff.failed(outcome.kind, now)
-            spooled = item is not None and item.spool_key is not None and self.spool is not None
+            spooled = item is not None and self.parks(item)
             retry = can_retry and account and item is not None and retryable(outcome.kind, item.attempts + 1)
             decision = decide_failure(request, outcome, delay if retry else None, spooled=spooled)
         else:  # an adapter bug; still account for the event
@@ -311,7 +315,7 @@ class DeliveryCore:
             if self.rate_limits.is_limited(item.category, now)
             else Reason.NETWORK_ERROR
         )
-        if item.spool_key is not None and self.spool is not None:
+        if self.spool is not None and self.parks(item):
             self.spool.kept(item, reason)
             return None
         self._lost.add(reason.value, item.category)
@@ -321,13 +325,14 @@ class DeliveryCore:
         """True if ``item`` goes back to the spool when the server cannot be reached (it has a
         file there), instead of waiting in memory: adapters then empty their queues of such
         events after a :class:`Kept` decision (:meth:`lose` with ``network_error``)."""
-        return item.spool_key is not None and self.spool is not None
+        spool = self.spool
+        return item.spool_key is not None and spool is not None and spool.holds(item)
 
     def lose(self, item: EventItem, reason: Reason) -> bool:
         """An adapter gives up on ``item`` for ``reason``: count it, unless the spool keeps it
         (see the module doc). True if it was counted."""
         spool = self.spool if item.spool_key is not None else None
-        if spool is not None and reason in _KEPT_BY_SPOOL:
+        if spool is not None and reason in _KEPT_BY_SPOOL and spool.holds(item):
             spool.kept(item, reason)
             return False
         self._lost.add(reason.value, item.category)

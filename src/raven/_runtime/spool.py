@@ -224,18 +224,14 @@ class Spool:
         key = item.spool_key
         if key is None:
             return
-        lost = False
         with self._lock:
             self._let_go(key)
-            if key in self._failed:
-                self._failed.discard(key)
-                lost = True  # not on disk: it is lost after all
-            else:
-                name = self._names.pop(key, None)
-                if name is not None:
-                    self._job("release", name, self._fds.pop(key, None))
-        if lost:
-            self.core.record_lost(reason, item.category)
+            name = self._names.pop(key, None)
+            if name is not None:
+                self._job("release", name, self._fds.pop(key, None))
+
+    def holds(self, item: EventItem) -> bool:
+        return item.spool_key not in self._failed
 
     def _job(self, kind: str, name: SpoolName, fd: Optional[int]) -> None:
         """With the lock held: a file to delete or let go of, by the thread (or now, if it is
@@ -280,9 +276,7 @@ class Spool:
                 if not self._usable and not self._closed and time.monotonic() >= self._off_until:
                     self._open()
                 with self._lock:
-                    while not (self._to_write or self._jobs or self._closed or self._feed_due()):
-                        if not self._usable and not self._closed and time.monotonic() >= self._off_until:
-                            break
+                    while not self._due():
                         self._wake.wait(self._sleep_for())
                     keys = list(self._to_write)
                     jobs, self._jobs = self._jobs, []
@@ -304,6 +298,8 @@ class Spool:
                 if closed:
                     self._finish()
                     return
+                if self._usable and self._scan_due(time.monotonic()):
+                    self._scan()
                 self._feed()
         except Exception:
             errors.error("spool:thread", "Sentry: the spool's thread failed", exc_info=True)
@@ -312,23 +308,36 @@ class Spool:
                 self._thread = None
                 self._quiet.notify_all()
 
-    def _feed_due(self) -> bool:
-        if not self._usable or not self._feeding:
-            return False
+    def _due(self) -> bool:
+        """With the lock held: whether the thread has something to do now."""
+        if self._to_write or self._jobs or self._closed:
+            return True
         now = time.monotonic()
-        if now < self._feed_at:
-            return False
-        if not self._candidates and not (self._more and now - self._scanned_at >= RESCAN_INTERVAL / 10):
-            return now - self._scanned_at >= RESCAN_INTERVAL
-        return self._room() > 0
+        if not self._usable:
+            return now >= self._off_until
+        return self._scan_due(now) or self._feed_due(now)
+
+    def _scan_due(self, now: float) -> bool:
+        """Every ``RESCAN_INTERVAL`` (files of processes that are gone, expired files), and soon
+        when the candidates ran out with more files on disk."""
+        since = now - self._scanned_at
+        return since >= RESCAN_INTERVAL or (
+            not self._candidates and self._more and since >= RESCAN_INTERVAL / 10
+        )
+
+    def _feed_due(self, now: float) -> bool:
+        return self._feeding and now >= self._feed_at and bool(self._candidates) and self._room() > 0
 
     def _sleep_for(self) -> float:
         now = time.monotonic()
         if not self._usable:
-            return max(0.05, self._off_until - now)
-        if self._feed_at > now:
-            return self._feed_at - now
-        return max(0.05, self._scanned_at + RESCAN_INTERVAL - now)
+            return max(0.01, self._off_until - now)
+        wake = self._scanned_at + (
+            RESCAN_INTERVAL / 10 if self._more and not self._candidates else RESCAN_INTERVAL
+        )
+        if self._candidates and self._feed_at > now:
+            wake = min(wake, self._feed_at)
+        return max(0.01, wake - now)
 
     def _room(self) -> int:
         width = self.core.width(self.core.options.max_connections)
@@ -390,7 +399,7 @@ class Spool:
             self._evict(name)
         return self._files + 1 <= limits.max_files and self._bytes + incoming <= limits.max_bytes
 
-    def _evict(self, name: SpoolName) -> None:
+    def _evict(self, name: SpoolName, too_old: bool = False) -> None:
         try:
             self._candidates.remove(name)
             heapq.heapify(self._candidates)
@@ -400,14 +409,19 @@ class Spool:
             self._files -= 1
             self._bytes -= name.size
             self.core.record_lost(Reason.CACHE_OVERFLOW, ERROR)
-            errors.warning(
-                "spool:overflow",
-                "Sentry: the spool is full (%d files, %d bytes at most, events kept %.0f s at most); "
-                "the oldest event was dropped",
-                self.limits.max_files,
-                self.limits.max_bytes,
-                self.limits.max_age,
-            )
+            if too_old:
+                errors.warning(
+                    "spool:expired",
+                    "Sentry: a spooled event older than spool_max_age (%.0f s) was dropped",
+                    self.limits.max_age,
+                )
+            else:
+                errors.warning(
+                    "spool:overflow",
+                    "Sentry: the spool is full (%d files or %d bytes at most); the oldest event was dropped",
+                    self.limits.max_files,
+                    self.limits.max_bytes,
+                )
 
     def _scan(self) -> None:
         with self._lock:
@@ -430,23 +444,24 @@ class Spool:
             heapq.heapify(self._candidates)
         self._more = scan.more
         for name in expired(sorted(self._candidates), self.limits, time.time()):
-            self._evict(name)
+            self._evict(name, too_old=True)
 
     def _feed(self) -> None:
-        if not self._feed_due():
-            return
         core = self.core
         now = time.monotonic()
+        with self._lock:
+            if not (self._usable and self._feed_due(now)):
+                return
+            room = self._room()
         delay = feed_delay(core.hold(now), core.limited_for(ERROR, now), self._random.random())
         if delay > 0:
             self._feed_at = now + delay
             return
-        if not self._candidates:
-            self._scan()
-        with self._lock:
-            room = self._room()
         while room > 0 and self._candidates and self._feeding:
             name = heapq.heappop(self._candidates)
+            if name.age(time.time()) > self.limits.max_age:
+                self._evict(name, too_old=True)
+                continue
             claimed = self.dir.claim(name)
             if claimed is None:
                 continue

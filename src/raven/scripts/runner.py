@@ -1,4 +1,5 @@
-"""The ``raven`` console script (``raven test [DSN]``), and raven 6.10's helpers of this module.
+"""The ``raven`` console script (``raven test [DSN]``, ``raven spool DIR``), and raven 6.10's
+helpers of this module.
 
 The command itself is :mod:`raven.cli`. ``send_test_message(client, options)`` and the optparse
 callback ``store_json`` stay for code that reuses them (raven 6.10's Django ``manage.py raven

@@ -485,9 +485,9 @@ def stop_all() -> None:
 class Sink:
     """The sink process (bench/sink.py) and a keep-alive connection to its control paths."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, port: int = 0, extra_args: Tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
-            [python, SINK, "--port", "0", "--exit-on-stdin-eof"],
+            [python, SINK, "--port", str(port), "--exit-on-stdin-eof", *extra_args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

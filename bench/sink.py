@@ -1,6 +1,6 @@
 """A fast loopback Sentry sink for the benchmarks (stdlib only, its own process).
 
-    python bench/sink.py [--port 0] [--exit-on-stdin-eof]
+    python bench/sink.py [--port 0] [--exit-on-stdin-eof] [--track-ids]
 
 Prints ``PORT <n>`` on stdout once it listens on 127.0.0.1, and stops on SIGTERM/SIGINT, or, with
 ``--exit-on-stdin-eof`` (what bench/run.py passes), when its stdin reaches end of file, so that it never
@@ -20,12 +20,16 @@ Events are counted per ``<tag>`` when a request has been fully received (whateve
 a store request is one event; an envelope is decompressed and its item headers read (``event`` items
 are events; ``client_report`` items are tallied separately). ``deflate`` (raven 6.10), ``gzip`` and
 identity bodies are understood; anything else counts as one undecoded event. Each request's arrival
-time is kept too.
+time is kept too. With ``--track-ids`` (bench/spool.py; off for bench/run.py) the sink also keeps
+the event ids of every tag: its stats then say how many distinct events arrived (``unique_events``)
+and how many arrivals repeated an id already seen (``repeated_events``).
 
 Control (GET): ``/_stats/<tag>`` (JSON counters, monotonic arrival times comparable with
 ``time.monotonic()`` of other processes on this machine), ``/_stats`` (all tags), ``/_times/<tag>``
 (the monotonic arrival time of each of its requests), ``/_sample/<tag>`` (the first event payload of
-that tag, decompressed), ``/_health``.
+that tag, decompressed), ``/_mode/<tag>/<mode>`` (from now on, answer that tag's requests as
+``<mode>`` whatever their path says: a client keeps its DSN, the server it meets changes),
+``/_health``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class TagStats:
         "sample",
         "connections",
         "request_times",
+        "ids",
+        "repeated",
     )
 
     def __init__(self) -> None:
@@ -91,9 +97,11 @@ class TagStats:
         self.sample: Optional[bytes] = None
         self.connections: Set[int] = set()
         self.request_times = array.array("d")  # monotonic arrival time of each request
+        self.ids: Optional[Set[str]] = set() if TRACK_IDS else None  # event ids seen (--track-ids)
+        self.repeated = 0
 
     def as_dict(self) -> Dict[str, Any]:
-        return {
+        out = {
             "requests": self.requests,
             "events": self.events,
             "items": self.items,
@@ -109,10 +117,16 @@ class TagStats:
             "undecoded": self.undecoded,
             "connections": len(self.connections),
         }
+        if self.ids is not None:
+            out["unique_events"] = len(self.ids)
+            out["repeated_events"] = self.repeated
+        return out
 
 
 STATS: Dict[str, TagStats] = {}
 CONNECTION_IDS = itertools.count(1)
+MODE_OVERRIDES: Dict[str, str] = {}  # tag -> the mode its requests get (/_mode/<tag>/<mode>)
+TRACK_IDS = False  # --track-ids
 
 
 def decode_body(body: bytes, encoding: str) -> Optional[bytes]:
@@ -181,6 +195,7 @@ def account(tag: str, endpoint: str, headers: Dict[str, str], body: bytes, statu
     raw = decode_body(body, encoding)
     events = 0
     event_payload: Optional[bytes] = None
+    event_id: Optional[str] = None
     if raw is None:
         st.undecoded += 1
         events = 1
@@ -188,6 +203,8 @@ def account(tag: str, endpoint: str, headers: Dict[str, str], body: bytes, statu
         st.raw_bytes += len(raw)
         events = 1
         event_payload = raw
+        if st.ids is not None:
+            event_id = json_field(raw, "event_id")
     else:
         st.raw_bytes += len(raw)
         try:
@@ -200,6 +217,10 @@ def account(tag: str, endpoint: str, headers: Dict[str, str], body: bytes, statu
             if kind == "event":
                 events += 1
                 event_payload = payload
+                if st.ids is not None:
+                    event_id = json_field(raw[: raw.find(b"\n")], "event_id") or json_field(
+                        payload, "event_id"
+                    )
             elif kind == "client_report":
                 try:
                     for entry in json.loads(payload).get("discarded_events") or []:
@@ -207,6 +228,11 @@ def account(tag: str, endpoint: str, headers: Dict[str, str], body: bytes, statu
                         st.discarded[key] = st.discarded.get(key, 0) + int(entry.get("quantity") or 0)
                 except (ValueError, TypeError, AttributeError):
                     st.undecoded += 1
+    if events and st.ids is not None:
+        if event_id is None or event_id in st.ids:
+            st.repeated += 1  # an id seen before (or none: it cannot be told apart)
+        else:
+            st.ids.add(event_id)
     if events:
         st.events += events
         if st.first_event is None:
@@ -214,6 +240,15 @@ def account(tag: str, endpoint: str, headers: Dict[str, str], body: bytes, statu
         st.last_event = now
         if st.sample is None and event_payload is not None:
             st.sample = event_payload[: 1024 * 1024]
+
+
+def json_field(data: bytes, name: str) -> Optional[str]:
+    """``data``'s top-level string field ``name`` (a JSON object), or None."""
+    try:
+        value = json.loads(data).get(name)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def control(path: str) -> Tuple[int, bytes]:
@@ -228,6 +263,9 @@ def control(path: str) -> Tuple[int, bytes]:
     if parts[0] == "_times" and len(parts) > 1:
         st = STATS.get(parts[1]) or TagStats()
         return 200, json.dumps(st.request_times.tolist()).encode()
+    if parts[0] == "_mode" and len(parts) > 2:
+        MODE_OVERRIDES[parts[1]] = parts[2]
+        return 200, json.dumps({"tag": parts[1], "mode": parts[2]}).encode()
     if parts[0] == "_sample" and len(parts) > 1:
         found = STATS.get(parts[1])
         if found is not None and found.sample is not None:
@@ -360,6 +398,7 @@ class SinkProtocol(asyncio.Protocol):
             self.send(response(404, b'{"error":"unknown path"}', close=close), close)
             return
         mode, tag, endpoint = parts[0], parts[1], parts[-1]
+        mode = MODE_OVERRIDES.get(tag, mode)
         if mode == "hang":
             account(tag, endpoint, headers, body, 0, self.cid)
             self.waiting = self.hung = True
@@ -400,7 +439,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
+    ap.add_argument("--track-ids", action="store_true", help="count distinct event ids per tag")
     args = ap.parse_args()
+    global TRACK_IDS
+    TRACK_IDS = args.track_ids
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

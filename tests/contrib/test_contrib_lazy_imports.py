@@ -67,9 +67,7 @@ def test_a_missing_framework_names_the_extra(module: str, blocked: str, extra: s
     assert f"pip install 'raven-ng[{extra}]'" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "module", ["raven.contrib.paste", "raven.contrib.pylons", "raven.contrib.zerorpc"]
-)
+@pytest.mark.parametrize("module", ["raven.contrib.paste", "raven.contrib.pylons", "raven.contrib.zerorpc"])
 def test_integrations_that_the_framework_calls_import_nothing_of_it(module: str) -> None:
     code = (
         "import json, sys\n"

@@ -50,4 +50,4 @@ def test_zconfig_components_are_shipped() -> None:
     from importlib.resources import files
 
     for package in ("raven.contrib.zconfig", "raven.contrib.zope"):
-        assert "<sectiontype name=\"sentry\"" in files(package).joinpath("component.xml").read_text()
+        assert '<sectiontype name="sentry"' in files(package).joinpath("component.xml").read_text()

@@ -39,6 +39,9 @@ def _core(spool: bool = True) -> tuple[DeliveryCore, Any]:
         def kept(self, item: EventItem, reason: Reason) -> None:
             calls["kept"].append((item.event_id, reason))
 
+        def holds(self, item: EventItem) -> bool:
+            return True
+
     if spool:
         core.spool = _Hooks()
     return core, calls

@@ -77,9 +77,7 @@ def resolve(host: str, port: int, timeout: float) -> AddrInfo:
         except RuntimeError:  # no new threads (interpreter exit): resolve here, unbounded
             lookup.run()
     if not lookup.done.wait(max(0.0, timeout)):
-        raise socket.gaierror(
-            socket.EAI_AGAIN, f"name resolution of {host!r} took longer than {timeout:g} s"
-        )
+        raise socket.gaierror(socket.EAI_AGAIN, f"name resolution of {host!r} took longer than {timeout:g} s")
     if lookup.error is not None:
         raise lookup.error
     assert lookup.result is not None
@@ -106,8 +104,10 @@ def create_connection(
             raise socket.timeout(f"connecting to {host}:{port} took longer than {budget:g} s")
         return remaining
 
-    infos = resolve(host, port, budget) if budget is not None else socket.getaddrinfo(
-        host, port, 0, socket.SOCK_STREAM
+    infos = (
+        resolve(host, port, budget)
+        if budget is not None
+        else socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     )
     error: Optional[BaseException] = None
     for family, kind, proto, _, sockaddr in infos:

@@ -60,24 +60,64 @@ from raven._runtime.dispatch import Dispatcher, loop_idiom
 from raven._runtime.logs import errors
 from raven._runtime.spool_files import SpoolDir, release
 
-#: Spooled events in memory at most (handed to the transport and not yet settled).
-MEMORY_EVENTS = 100
+#: Spooled events in memory at most (handed to the transport and not yet settled) ...
+MEMORY_EVENTS = 2000
 #: ... and their bytes at most.
-MEMORY_BYTES = 1024 * 1024
+MEMORY_BYTES = 4 * 1024 * 1024
+#: An event handed to the transport is written after this many seconds if it is not sent by
+#: then (on a healthy server most never touch the disk). One that waits on disk only, or that the
+#: transport could not send, is written at once.
+WRITE_DELAY = 0.05
+#: Payload bytes waiting for the disk at most; beyond, captures that outrun the disk are dropped
+#: (``queue_overflow``), as the in-memory queue drops when full.
+PENDING_BYTES = 4 * 1024 * 1024
 #: File names of sendable files kept in memory at once (the oldest).
 CANDIDATES = 512
-#: Seconds between two looks for files left by other processes (when idle).
+#: Seconds between two looks for files left by other processes, and for expired ones.
 RESCAN_INTERVAL = 30.0
+#: Seconds before the next look when the candidates ran out with more files on disk.
+RESCAN_SOON = 0.05
 #: Seconds the spool stays off after the directory failed.
 DEGRADED_FOR = 30.0
-#: Leftover temporary files older than this (seconds) are removed.
-STALE_TMP = 3600.0
 
 _ID = re.compile(r"[^0-9A-Za-z]")
 
 
 def _name_id(event_id: str) -> str:
     return _ID.sub("", event_id)[:64] or "0"
+
+
+class _Candidates:
+    """The oldest files to replay (a heap), each at most once, ``CANDIDATES`` at most."""
+
+    def __init__(self) -> None:
+        self._heap: list[SpoolName] = []
+        self.names: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, name: SpoolName) -> bool:
+        """False if it is there already or there is no room (a scan finds it again)."""
+        if name.name in self.names or len(self._heap) >= CANDIDATES:
+            return False
+        heapq.heappush(self._heap, name)
+        self.names.add(name.name)
+        return True
+
+    def pop(self) -> SpoolName:
+        name = heapq.heappop(self._heap)
+        self.names.discard(name.name)
+        return name
+
+    def remove(self, name: SpoolName) -> None:
+        if name.name in self.names:
+            self._heap.remove(name)
+            heapq.heapify(self._heap)
+            self.names.discard(name.name)
+
+    def oldest_first(self) -> list[SpoolName]:
+        return sorted(self._heap)
 
 
 class Spool:
@@ -100,15 +140,22 @@ class Spool:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)  # the spool's thread waits here
         self._quiet = threading.Condition(self._lock)  # flush waits here for the writes
-        self._to_write: dict[str, EventItem] = {}
+        # Events to write: now (key -> item), and later (key -> (item, due)), in due order.
+        self._write_now: dict[str, EventItem] = {}
+        self._write_later: dict[str, tuple[EventItem, float]] = {}
+        self._pending_bytes = 0  # payloads in _write_now
         self._writing = 0
+        self._forced = 0  # flushes waiting: write everything now
+        self._exiting = False
         self._in_memory: dict[str, int] = {}  # key -> payload bytes, handed to the transport
         self._memory_bytes = 0
         self._names: dict[str, SpoolName] = {}  # key -> its file, for events in memory
         self._fds: dict[str, int] = {}  # key -> lock of a file taken from a process that is gone
         self._failed: set[str] = set()  # in memory, and its file could not be written
         self._jobs: list[tuple[str, SpoolName, Optional[int]]] = []  # ("delete"|"release", file, fd)
-        self._candidates: list[SpoolName] = []  # a heap: the oldest files to replay
+        self._candidates = _Candidates()
+        # Files of events in memory, and files whose delete or release is queued: not to replay.
+        self._busy: set[str] = set()
         self._more = True  # files beyond the candidates (or not looked at yet)
         self._scanned_at = -RESCAN_INTERVAL
         self._files = 0
@@ -145,30 +192,50 @@ class Spool:
         if not self._usable or self._closed or time.monotonic() < self._off_until:
             return item
         key = f"k{next(self._keys)}"
-        tagged = replace(item, spool_key=key)
+        tagged = EventItem(item.event_id, item.payload, item.category, item.attempts, key)
         size = len(item.payload)
-        reachable = self.core.hold(time.monotonic()) <= 0
+        now = time.monotonic()
+        reachable = self.core.hold(now) <= 0
         with self._lock:
-            self._to_write[key] = tagged
-            now_too = (
+            if (
                 reachable
                 and len(self._in_memory) < MEMORY_EVENTS
                 and self._memory_bytes + size <= MEMORY_BYTES
-            )
-            if now_too:
+            ):
                 self._hold(key, size)
-            self._wake.notify()
-        return tagged if now_too else None
+                if not self._write_later:
+                    self._wake.notify()
+                self._write_later[key] = (tagged, now + WRITE_DELAY)
+                return tagged
+            overflow = self._pending_bytes + size > PENDING_BYTES
+            if not overflow:
+                self._write_now[key] = tagged
+                self._pending_bytes += size
+                self._wake.notify()
+        if overflow:
+            self.core.record_lost(Reason.QUEUE_OVERFLOW, item.category)
+            errors.warning(
+                "spool:pending",
+                "Sentry: captures outrun the spool's disk (%d bytes waiting to be written); event dropped",
+                PENDING_BYTES,
+            )
+        return None
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every event admitted so far is on disk (or settled)."""
+        """Write every event admitted so far and not settled, and finish the files settled so
+        far; wait (at most ``timeout``)."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._to_write or self._writing:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._thread is None:
-                    return False
-                self._quiet.wait(left)
+            self._forced += 1
+            self._wake.notify()
+            try:
+                while self._write_now or self._write_later or self._jobs or self._writing:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._thread is None:
+                        return False
+                    self._quiet.wait(left)
+            finally:
+                self._forced -= 1
         return True
 
     def stop_feeding(self) -> None:
@@ -214,8 +281,11 @@ class Spool:
         with self._lock:
             self._let_go(key)
             self._failed.discard(key)
-            if self._to_write.pop(key, None) is not None:
+            if self._write_later.pop(key, None) is not None:
                 return  # settled before it was written: it never will be
+            if self._write_now.pop(key, None) is not None:
+                self._pending_bytes -= len(item.payload)
+                return
             name = self._names.pop(key, None)
             if name is not None:
                 self._job("delete", name, self._fds.pop(key, None))
@@ -226,6 +296,12 @@ class Spool:
             return
         with self._lock:
             self._let_go(key)
+            waiting = self._write_later.pop(key, None)
+            if waiting is not None:  # no longer in memory: on disk now
+                self._write_now[key] = waiting[0]
+                self._pending_bytes += len(waiting[0].payload)
+                self._wake.notify()
+                return
             name = self._names.pop(key, None)
             if name is not None:
                 self._job("release", name, self._fds.pop(key, None))
@@ -236,10 +312,13 @@ class Spool:
     def _job(self, kind: str, name: SpoolName, fd: Optional[int]) -> None:
         """With the lock held: a file to delete or let go of, by the thread (or now, if it is
         gone: a send that ends after a close)."""
-        if self._thread is not None:
+        if self._thread is not None and not self._exiting:
             self._jobs.append((kind, name, fd))
+            self._busy.add(name.name)  # not to be replayed meanwhile
             self._wake.notify()
-        elif kind == "delete":
+            return
+        self._busy.discard(name.name)
+        if kind == "delete":
             self.dir.remove(name, fd)
         else:
             release(fd)
@@ -252,7 +331,8 @@ class Spool:
         size = self._in_memory.pop(key, None)
         if size is not None:
             self._memory_bytes -= size
-            self._wake.notify()  # room to feed
+            if self._candidates:
+                self._wake.notify()  # room to feed
 
     # -- the spool's thread
 
@@ -270,23 +350,18 @@ class Spool:
 
     def _run(self) -> None:
         try:
-            if self._usable:
-                self.dir.stale_tmp(STALE_TMP, time.time())
             while True:
                 if not self._usable and not self._closed and time.monotonic() >= self._off_until:
                     self._open()
                 with self._lock:
                     while not self._due():
                         self._wake.wait(self._sleep_for())
-                    keys = list(self._to_write)
+                    keys = self._due_writes()
                     jobs, self._jobs = self._jobs, []
                     closed = self._closed
-                    self._writing = len(keys)
+                    self._writing = len(keys) + len(jobs)  # a flush waits for this round
                 for key in keys:
                     self._write(key)
-                with self._lock:
-                    self._writing = 0
-                    self._quiet.notify_all()
                 for kind, name, fd in jobs:
                     if kind == "delete":
                         if self.dir.remove(name, fd):
@@ -294,7 +369,13 @@ class Spool:
                             self._bytes -= name.size
                     else:
                         release(fd)
-                        self._candidate(name)
+                with self._lock:
+                    for kind, name, _ in jobs:
+                        self._busy.discard(name.name)
+                        if kind == "release":
+                            self._candidate(name)
+                    self._writing = 0
+                    self._quiet.notify_all()
                 if closed:
                     self._finish()
                     return
@@ -308,11 +389,31 @@ class Spool:
                 self._thread = None
                 self._quiet.notify_all()
 
+    def _due_writes(self) -> list[str]:
+        """With the lock held: the keys of the events to write now."""
+        keys = list(self._write_now)
+        if self._forced or self._closed or self._exiting:
+            return keys + list(self._write_later)
+        now = time.monotonic()
+        for key, (_, due) in self._write_later.items():
+            if due > now:
+                break
+            keys.append(key)
+        return keys
+
+    def _next_write(self) -> float:
+        """With the lock held: when the first delayed write is due (inf: none)."""
+        for _, due in self._write_later.values():
+            return 0.0 if (self._forced or self._exiting) else due
+        return float("inf")
+
     def _due(self) -> bool:
         """With the lock held: whether the thread has something to do now."""
-        if self._to_write or self._jobs or self._closed:
+        if self._write_now or self._jobs or self._closed:
             return True
         now = time.monotonic()
+        if self._next_write() <= now:
+            return True
         if not self._usable:
             return now >= self._off_until
         return self._scan_due(now) or self._feed_due(now)
@@ -321,23 +422,21 @@ class Spool:
         """Every ``RESCAN_INTERVAL`` (files of processes that are gone, expired files), and soon
         when the candidates ran out with more files on disk."""
         since = now - self._scanned_at
-        return since >= RESCAN_INTERVAL or (
-            not self._candidates and self._more and since >= RESCAN_INTERVAL / 10
-        )
+        return since >= RESCAN_INTERVAL or (not self._candidates and self._more and since >= RESCAN_SOON)
 
     def _feed_due(self, now: float) -> bool:
         return self._feeding and now >= self._feed_at and bool(self._candidates) and self._room() > 0
 
     def _sleep_for(self) -> float:
         now = time.monotonic()
+        wake = min(now + RESCAN_INTERVAL, self._next_write())
         if not self._usable:
-            return max(0.01, self._off_until - now)
-        wake = self._scanned_at + (
-            RESCAN_INTERVAL / 10 if self._more and not self._candidates else RESCAN_INTERVAL
-        )
+            return max(0.005, min(wake, self._off_until) - now)
+        soon = RESCAN_SOON if self._more and not self._candidates else RESCAN_INTERVAL
+        wake = min(wake, self._scanned_at + soon)
         if self._candidates and self._feed_at > now:
             wake = min(wake, self._feed_at)
-        return max(0.01, wake - now)
+        return max(0.005, wake - now)
 
     def _room(self) -> int:
         width = self.core.width(self.core.options.max_connections)
@@ -345,7 +444,10 @@ class Spool:
 
     def _write(self, key: str) -> None:
         with self._lock:
-            item = self._to_write.get(key)
+            item = self._write_now.get(key)
+            if item is None:
+                waiting = self._write_later.get(key)
+                item = waiting[0] if waiting is not None else None
         if item is None:
             return  # settled meanwhile
         name: Optional[SpoolName] = None
@@ -364,7 +466,10 @@ class Spool:
                     name = None
         fallback = False
         with self._lock:
-            still = self._to_write.pop(key, None) is not None
+            still = self._write_later.pop(key, None) is not None
+            if self._write_now.pop(key, None) is not None:
+                self._pending_bytes -= len(item.payload)
+                still = True
             in_memory = key in self._in_memory
             if name is None:
                 if still and in_memory:
@@ -372,9 +477,10 @@ class Spool:
                 elif still:
                     fallback = True
             elif not still:
-                self._jobs.append(("delete", name, None))  # sent while it was being written
+                self._job("delete", name, None)  # sent while it was being written
             elif in_memory:
                 self._names[key] = name
+                self._busy.add(name.name)
             else:
                 self._candidate(name)
         if fallback:
@@ -383,9 +489,7 @@ class Spool:
     def _candidate(self, name: SpoolName) -> None:
         """A file to replay; beyond ``CANDIDATES`` it waits for a scan to find it again (memory
         stays flat however long an outage lasts)."""
-        if len(self._candidates) < CANDIDATES:
-            heapq.heappush(self._candidates, name)
-        else:
+        if name.name not in self._candidates.names and not self._candidates.push(name):
             self._more = True
 
     def _make_room(self, incoming: int) -> bool:
@@ -395,16 +499,14 @@ class Spool:
         if not self._candidates or time.monotonic() - self._scanned_at >= RESCAN_INTERVAL / 10:
             self._scan()
         wall = time.time()
-        for name in evictions(sorted(self._candidates), self._files, self._bytes, incoming, limits, wall):
+        for name in evictions(
+            self._candidates.oldest_first(), self._files, self._bytes, incoming, limits, wall
+        ):
             self._evict(name)
         return self._files + 1 <= limits.max_files and self._bytes + incoming <= limits.max_bytes
 
     def _evict(self, name: SpoolName, too_old: bool = False) -> None:
-        try:
-            self._candidates.remove(name)
-            heapq.heapify(self._candidates)
-        except ValueError:
-            pass
+        self._candidates.remove(name)
         if self.dir.take_and_remove(name):
             self._files -= 1
             self._bytes -= name.size
@@ -425,8 +527,7 @@ class Spool:
 
     def _scan(self) -> None:
         with self._lock:
-            busy = {name.name for name in self._names.values()}
-        busy.update(name.name for name in self._candidates)
+            busy = self._busy | self._candidates.names
         try:
             scan = self.dir.scan(self._tag, busy, CANDIDATES)
         except OSError as exc:
@@ -437,13 +538,11 @@ class Spool:
         for filename in scan.foreign:
             self.dir.move_aside(filename)
             errors.warning("spool:foreign", "Sentry: %r is not a spool file; moved to corrupt/", filename)
-        for name in scan.oldest:
-            heapq.heappush(self._candidates, name)
-        while len(self._candidates) > CANDIDATES:
-            self._candidates.remove(max(self._candidates))
-            heapq.heapify(self._candidates)
         self._more = scan.more
-        for name in expired(sorted(self._candidates), self.limits, time.time()):
+        for name in scan.oldest:
+            if not self._candidates.push(name):
+                self._more = True
+        for name in expired(self._candidates.oldest_first(), self.limits, time.time()):
             self._evict(name, too_old=True)
 
     def _feed(self) -> None:
@@ -458,7 +557,10 @@ class Spool:
             self._feed_at = now + delay
             return
         while room > 0 and self._candidates and self._feeding:
-            name = heapq.heappop(self._candidates)
+            name = self._candidates.pop()
+            with self._lock:
+                if name.name in self._busy:
+                    continue  # in memory, or being deleted
             if name.age(time.time()) > self.limits.max_age:
                 self._evict(name, too_old=True)
                 continue
@@ -486,6 +588,7 @@ class Spool:
             with self._lock:
                 self._hold(key, len(payload))
                 self._names[key] = name
+                self._busy.add(name.name)
                 if fd is not None:
                     self._fds[key] = fd
             self._hand_over(item)
@@ -523,9 +626,21 @@ class Spool:
         self._ensure_thread()
 
     def _write_at_exit(self) -> None:
-        # Feeding goes on: what the exit's delivery does not take stays on disk.
-        if self._pid == os.getpid() and self._usable:
-            self.flush(1.0)
+        """At interpreter exit, whichever of the exit hooks runs first: write what is pending, and
+        from now on delete and let go of files in the thread that settles their event (the
+        spool's thread may not run again). Feeding goes on: what the exit's delivery does not
+        take stays on disk."""
+        if self._pid != os.getpid() or not self._usable:
+            return
+        self.flush(1.0)
+        with self._lock:
+            self._exiting = True
+            jobs, self._jobs = self._jobs, []
+        for kind, name, fd in jobs:
+            if kind == "delete":
+                self.dir.remove(name, fd)
+            else:
+                release(fd)
 
 
 class SpooledDispatcher:
@@ -555,8 +670,7 @@ class SpooledDispatcher:
     def close(self, timeout: Optional[float] = None) -> Any:
         limit = self.spool.core.options.shutdown_timeout if timeout is None else max(0.0, float(timeout))
         started = time.monotonic()
-        self.spool.stop_feeding()
-        result = self.inner.close(timeout)
+        result = self.inner.close(timeout)  # the spool goes on feeding it meanwhile
         on_loop = loop_idiom(result)
         self.spool.close(max(0.1, limit - (time.monotonic() - started)), wait=not on_loop)
         return result

@@ -5,8 +5,11 @@ Layout of a spool directory::
 
     <dir>/<captured>_<dsn>_<owner>_<event id>_<size>.envelope   one event each
     <dir>/.owners/<owner>.lock    flock()ed by the living process that writes as <owner>
-    <dir>/.tmp/                   files being written (renamed into <dir> when whole)
     <dir>/corrupt/                files that are not ours or not whole, moved aside
+
+A file is written in place (``O_EXCL``): no other process reads the files of a living owner, its
+own replay reads a file only once it is written, and a file cut short by a crash of its writer is
+found not whole (its name says its size) and moved aside.
 
 Claims: a process holds an exclusive ``flock`` on its ``.owners`` file for as long as it lives
 (the kernel drops it when the process dies, ``kill -9`` included). While it holds it, no other
@@ -36,7 +39,6 @@ except ImportError:  # pragma: no cover - not a POSIX system
     fcntl = None  # type: ignore[assignment]
 
 OWNERS = ".owners"
-TMP = ".tmp"
 CORRUPT = "corrupt"
 
 
@@ -74,8 +76,7 @@ class SpoolDir:
         """
         if fcntl is None:
             raise OSError(errno.ENOSYS, "the spool needs flock(), which this platform lacks")
-        for sub in (OWNERS, TMP):
-            os.makedirs(os.path.join(self.path, sub), exist_ok=True)
+        os.makedirs(os.path.join(self.path, OWNERS), exist_ok=True)
         self._become_owner()
         return self.owner
 
@@ -133,9 +134,9 @@ class SpoolDir:
     # -- files
 
     def write(self, name: SpoolName, data: bytes) -> None:
-        """Write ``data`` as ``name``, whole or not at all (a temporary file renamed into place)."""
-        tmp = os.path.join(self.path, TMP, f"{name.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        """Write ``data`` as ``name`` (removed again if the write fails)."""
+        path = os.path.join(self.path, name.name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             view = memoryview(data)
             while view:
@@ -144,14 +145,9 @@ class SpoolDir:
                 os.fsync(fd)
         except BaseException:
             os.close(fd)
-            _unlink(tmp)
+            _unlink(path)
             raise
         os.close(fd)
-        try:
-            os.rename(tmp, os.path.join(self.path, name.name))
-        except BaseException:
-            _unlink(tmp)
-            raise
         if self.fsync:
             _fsync_dir(self.path)
 
@@ -243,23 +239,6 @@ class SpoolDir:
         result.oldest = heapq.nsmallest(keep, counted())
         result.more = candidates > len(result.oldest)
         return result
-
-    def stale_tmp(self, older_than: float, now: float) -> int:
-        """Remove leftovers of writes that died (temporary files older than ``older_than`` s)."""
-        removed = 0
-        tmp = os.path.join(self.path, TMP)
-        try:
-            with os.scandir(tmp) as entries:
-                for entry in entries:
-                    try:
-                        if now - entry.stat(follow_symlinks=False).st_mtime > older_than:
-                            os.unlink(entry.path)
-                            removed += 1
-                    except OSError:
-                        pass
-        except OSError:
-            pass
-        return removed
 
 
 def list_files(path: str) -> Iterator[tuple[SpoolName, str]]:

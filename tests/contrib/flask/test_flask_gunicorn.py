@@ -25,7 +25,7 @@ pytest.importorskip("gunicorn")
 from contrib_support import SRC_DIR, http_request, wait_for_events  # noqa: E402
 from servers import Answer, LoopbackServer  # noqa: E402
 
-APP = '''
+APP = """
 import os
 
 import flask
@@ -48,7 +48,7 @@ def worker_header(response):
 
 sentry = Sentry(app, dsn=os.environ["APP_SENTRY_DSN"])
 MASTER_PID = os.getpid()
-'''
+"""
 
 
 class Output:

@@ -5,11 +5,11 @@ Opt-in with ``?spool_dir=/path`` in the DSN (or ``Client(spool_dir=...)``), for 
 loop pump, callback or synchronous): delivery is the same, the spool only keeps a copy.
 
 * **Capture.** The caller's thread never touches the disk: :meth:`Spool.admit` tags the event with
-  a spool key, queues it for the spool's thread, and hands it to the transport at once while fewer
-  than ``MEMORY_EVENTS`` spooled events are in memory; beyond that it waits on disk only, so memory
-  stays flat during a long outage. The spool's thread writes each event as a Sentry envelope
-  (``raven._delivery.spool``), usually within milliseconds of the capture; an event the server
-  took before its turn came is never written.
+  a spool key and queues it for the spool's thread. While the server is not known to be away and
+  fewer than ``MEMORY_EVENTS`` spooled events are in memory, it also hands it to the transport at
+  once, and the thread writes it only if it is not sent within ``WRITE_DELAY``; otherwise the
+  event waits on disk only, written at once, so memory stays flat during a long outage. A file is
+  a Sentry envelope (``raven._delivery.spool``).
 * **Settling.** The delivery core tells the spool (``DeliveryCore.spool``): sent, or refused by the
   server (4xx/5xx other than what Sentry retries, 413, 429), or turned away by a rate limit: the
   file goes; no HTTP answer (refused, timeout, TLS, reset), queue full, or a close that gave up:
@@ -25,8 +25,9 @@ loop pump, callback or synchronous): delivery is the same, the spool only keeps 
   turns the spool off for ``DEGRADED_FOR`` seconds, logged once a minute: events are delivered
   from memory meanwhile, as without a spool. Files that are not whole spool files are moved to
   ``corrupt/`` with a log line.
-* **Close and exit.** ``close(timeout)`` delivers for at most ``timeout``; what is left stays on
-  disk for the next start. At interpreter exit the events not yet written are written.
+* **Close and exit.** ``close(timeout)`` delivers (feeding from disk too) for at most
+  ``timeout``; what is left stays on disk for the next start. At interpreter exit the events not
+  yet written are written, and the files of events sent from then on are deleted at once.
 * **Fork.** The child forgets the parent's events and becomes an owner of its own.
 """
 

@@ -38,7 +38,9 @@ REPO = run.REPO
 SPOOL_RUNNER = os.path.join(BENCH_DIR, "spool_runner.py")
 CLIENT = "raven-ng"
 SUFFIX = ".envelope"  # a spool file (raven._delivery.spool.SUFFIX)
-MEASUREMENTS = ("overhead", "throughput", "replay", "rss", "exit", "exit_healthy")
+MEASUREMENTS = ("overhead", "throughput", "replay", "rss", "rss_paced", "exit", "exit_healthy")
+#: Captures per second of the paced memory run (an application erring steadily through an outage).
+PACED_RATE = 2000
 EXIT_SERVERS = {"exit": ("delay50", "50 ms server"), "exit_healthy": ("ok", "healthy sink")}
 VARIANT_TITLES = {"off": "spool off", "on": "spool on (disk)", "on_tmpfs": "spool on (tmpfs)"}
 RSS_LIMIT_MIB = 4.0
@@ -211,7 +213,16 @@ def rows(sizes: Sizes, dirs: SpoolDirs) -> List[Row]:
         ),
         Row(
             "rss",
-            f"RSS growth (VmRSS), {sizes.rss:,} messages, server down ({disk})",
+            f"RSS growth (VmRSS), {sizes.rss:,} messages as fast as possible, server down ({disk})",
+            "MiB",
+            "lower",
+            "off",
+            "on",
+            target=("below", RSS_LIMIT_MIB),
+        ),
+        Row(
+            "rss_paced",
+            f"RSS growth (VmRSS), {sizes.rss:,} messages at {PACED_RATE:,}/s, server down ({disk})",
             "MiB",
             "lower",
             "off",
@@ -287,6 +298,12 @@ SECONDARY: Dict[str, List[Tuple[str, str]]] = {
         ("peak_growth_mib", "peak RSS growth (VmHWM, reset before the loop) MiB"),
         ("rss_growth_at_last_capture_mib", "RSS growth at the last capture MiB"),
         ("mean_us", "caller µs/call"),
+        ("write_lag_s", "last capture to all events on disk (s)"),
+        ("spool_files", "spool files after the loop"),
+    ],
+    "rss_paced": [
+        ("peak_growth_mib", "peak RSS growth (VmHWM, reset before the loop) MiB"),
+        ("rss_growth_at_last_capture_mib", "RSS growth at the last capture MiB"),
         ("write_lag_s", "last capture to all events on disk (s)"),
         ("spool_files", "spool files after the loop"),
     ],
@@ -523,8 +540,11 @@ class SpoolBench:
         self.finish_spool(record, spool)
         return record
 
-    def _rss(self, plan: Plan) -> Dict[str, Any]:
-        tag = self.tag("rss", plan.variant, plan.rep)
+    def _rss_paced(self, plan: Plan) -> Dict[str, Any]:
+        return self._rss(plan, PACED_RATE)
+
+    def _rss(self, plan: Plan, rate: Optional[float] = None) -> Dict[str, Any]:
+        tag = self.tag(plan.measurement, plan.variant, plan.rep)
         spool = self.dirs.fresh(plan.variant, tag)
         record: Dict[str, Any] = {"client": CLIENT, "tag": tag, "value": None}
         spec = {
@@ -537,6 +557,7 @@ class SpoolBench:
             "write_limit_s": 60,
             "deadline": 180,
             "options": options(spool),
+            "rate": rate,
         }
 
         def body(child: run.Child, deadline: float) -> None:

@@ -80,7 +80,13 @@ def run_rss(spec: Dict[str, Any], ad: Adapter) -> None:
     peak_reset = reset_peak_rss()
     before = rss_kib()
     total = 0.0
-    for _ in range(n):
+    rate = spec.get("rate")
+    started = time.monotonic()
+    for i in range(n):
+        if rate:  # paced: capture i is due at i / rate seconds
+            ahead = started + i / float(rate) - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
         total += ad.one("message")
     t_captured = time.monotonic()
     during = rss_kib()

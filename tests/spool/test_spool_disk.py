@@ -277,9 +277,15 @@ def read_only_dir(path: Path) -> Iterator[Callable[[], None]]:
 
 @pytest.mark.parametrize("when", ["from the start", "while running"])
 def test_read_only_directory_events_are_delivered_from_memory(
-    when: str, tmp_path: Path, http_server: LoopbackServer, error_log: pytest.LogCaptureFixture
+    when: str,
+    tmp_path: Path,
+    http_server: LoopbackServer,
+    error_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Answers come after 0.2 s: each event's file is due before its send settles.
+    # Answers come after 0.2 s and files are due after 0.05 s: each event's file is due before
+    # its send settles.
+    monkeypatch.setattr(spool_module, "WRITE_DELAY", 0.05)
     http_server.default = Answer(delay=0.2)
     spool_dir = tmp_path / "ro"
     with read_only_dir(spool_dir) as make_read_only:
@@ -373,6 +379,7 @@ def test_full_disk_events_are_delivered_from_memory_and_the_spool_resumes_once_s
     error_log: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(spool_module, "DEGRADED_FOR", 1.0)
+    monkeypatch.setattr(spool_module, "WRITE_DELAY", 0.05)
     with mounted_tmpfs(tmp_path / "small", "size=256k") as small:
         spool_dir = small / "spool"
         server = port.serve()

@@ -147,6 +147,7 @@ def thread_held_in_a_write(
     import raven._runtime.spool_files
 
     monkeypatch.setattr(raven._runtime.spool, "RESCAN_INTERVAL", SCAN_EVERY)
+    monkeypatch.setattr(raven._runtime.spool, "WRITE_DELAY", 0.05)  # files well before a timeout
     writing, go_on = threading.Event(), threading.Event()
     write = raven._runtime.spool_files.SpoolDir.write
 

@@ -27,6 +27,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional
 
 from raven._delivery.envelope import parse_envelope
@@ -59,7 +60,7 @@ class SpoolName:
     event_id: str
     size: int
 
-    @property
+    @cached_property
     def name(self) -> str:
         return f"{self.captured_ns:019d}_{self.dsn_tag}_{self.owner}_{self.event_id}_{self.size}{SUFFIX}"
 

@@ -6,10 +6,10 @@ loop pump, callback or synchronous): delivery is the same, the spool only keeps 
 
 * **Capture.** The caller's thread never touches the disk: :meth:`Spool.admit` tags the event with
   a spool key and queues it for the spool's thread. While the server is not known to be away and
-  fewer than ``MEMORY_EVENTS`` spooled events are in memory, it also hands it to the transport at
-  once, and the thread writes it only if it is not sent within ``WRITE_DELAY``; otherwise the
-  event waits on disk only, written at once, so memory stays flat during a long outage. A file is
-  a Sentry envelope (``raven._delivery.spool``).
+  the spooled events in memory stay within ``queue_size`` and ``queue_bytes``, it also hands it to
+  the transport at once, and the thread writes it only if it is not sent within ``WRITE_DELAY``;
+  otherwise the event waits on disk only, written at once, so memory stays flat during a long
+  outage. A file is a Sentry envelope (``raven._delivery.spool``).
 * **Settling.** The delivery core tells the spool (``DeliveryCore.spool``): sent, or refused by the
   server (4xx/5xx other than what Sentry retries, 413, 429), or turned away by a rate limit: the
   file goes; no HTTP answer (refused, timeout, TLS, reset), queue full, or a close that gave up:
@@ -61,17 +61,10 @@ from raven._runtime.dispatch import Dispatcher, loop_idiom
 from raven._runtime.logs import errors
 from raven._runtime.spool_files import SpoolDir, release
 
-#: Spooled events in memory at most (handed to the transport and not yet settled) ...
-MEMORY_EVENTS = 2000
-#: ... and their bytes at most.
-MEMORY_BYTES = 4 * 1024 * 1024
 #: An event handed to the transport is written after this many seconds if it is not sent by
 #: then (on a healthy server most never touch the disk). One that waits on disk only, or that the
 #: transport could not send, is written at once.
-WRITE_DELAY = 0.05
-#: Payload bytes waiting for the disk at most; beyond, captures that outrun the disk are dropped
-#: (``queue_overflow``), as the in-memory queue drops when full.
-PENDING_BYTES = 4 * 1024 * 1024
+WRITE_DELAY = 1.0
 #: File names of sendable files kept in memory at once (the oldest).
 CANDIDATES = 512
 #: Seconds between two looks for files left by other processes, and for expired ones.
@@ -129,6 +122,9 @@ class Spool:
         assert options.spool_dir is not None
         self.core = core
         self.limits = options.spool_limits()
+        # Spooled events in memory (handed to the transport, not settled), and events waiting to
+        # be written, are each bounded as the in-memory queue is (``queue_size``, ``queue_bytes``).
+        self._memory_events, self._memory_bytes_max = options.queue_size, options.queue_bytes
         self.dir = SpoolDir(options.spool_dir, self.limits.fsync)
         self._inner = inner
         self._tag = dsn_tag(core.dsn.without_secret())
@@ -200,15 +196,15 @@ class Spool:
         with self._lock:
             if (
                 reachable
-                and len(self._in_memory) < MEMORY_EVENTS
-                and self._memory_bytes + size <= MEMORY_BYTES
+                and len(self._in_memory) < self._memory_events
+                and self._memory_bytes + size <= self._memory_bytes_max
             ):
                 self._hold(key, size)
                 if not self._write_later:
                     self._wake.notify()
                 self._write_later[key] = (tagged, now + WRITE_DELAY)
                 return tagged
-            overflow = self._pending_bytes + size > PENDING_BYTES
+            overflow = self._pending_bytes + size > self._memory_bytes_max
             if not overflow:
                 self._write_now[key] = tagged
                 self._pending_bytes += size
@@ -218,7 +214,7 @@ class Spool:
             errors.warning(
                 "spool:pending",
                 "Sentry: captures outrun the spool's disk (%d bytes waiting to be written); event dropped",
-                PENDING_BYTES,
+                self._memory_bytes_max,
             )
         return None
 
@@ -441,7 +437,7 @@ class Spool:
 
     def _room(self) -> int:
         width = self.core.width(self.core.options.max_connections)
-        return min(feed_room(len(self._in_memory), width), MEMORY_EVENTS - len(self._in_memory))
+        return min(feed_room(len(self._in_memory), width), self._memory_events - len(self._in_memory))
 
     def _write(self, key: str) -> None:
         with self._lock:

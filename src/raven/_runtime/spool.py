@@ -200,8 +200,7 @@ class Spool:
                 and self._memory_bytes + size <= self._memory_bytes_max
             ):
                 self._hold(key, size)
-                if not self._write_later:
-                    self._wake.notify()
+                # No wake-up: the thread never sleeps longer than WRITE_DELAY (see _sleep_for).
                 self._write_later[key] = (tagged, now + WRITE_DELAY)
                 return tagged
             overflow = self._pending_bytes + size > self._memory_bytes_max
@@ -426,7 +425,7 @@ class Spool:
 
     def _sleep_for(self) -> float:
         now = time.monotonic()
-        wake = min(now + RESCAN_INTERVAL, self._next_write())
+        wake = min(now + WRITE_DELAY, self._next_write())
         if not self._usable:
             return max(0.005, min(wake, self._off_until) - now)
         soon = RESCAN_SOON if self._more and not self._candidates else RESCAN_INTERVAL

@@ -32,12 +32,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import report
 import run
+from spool_runner import spool_files  # the child's count of spool files, the same here
 
 BENCH_DIR = run.BENCH_DIR
 REPO = run.REPO
 SPOOL_RUNNER = os.path.join(BENCH_DIR, "spool_runner.py")
 CLIENT = "raven-ng"
-SUFFIX = ".envelope"  # a spool file (raven._delivery.spool.SUFFIX)
 MEASUREMENTS = ("overhead", "throughput", "replay", "rss", "rss_paced", "exit", "exit_healthy")
 #: Captures per second of the paced memory run (an application erring steadily through an outage).
 PACED_RATE = 2000
@@ -117,17 +117,6 @@ class SpoolDirs:
     def close(self) -> None:
         for base in self.bases.values():
             shutil.rmtree(base, ignore_errors=True)
-
-
-def spool_files(path: Optional[str]) -> int:
-    """Spool files waiting in ``path`` (top level: not ``.tmp/`` nor ``corrupt/``)."""
-    if not path:
-        return 0
-    try:
-        with os.scandir(path) as entries:
-            return sum(1 for e in entries if e.name.endswith(SUFFIX) and e.is_file(follow_symlinks=False))
-    except OSError:
-        return 0
 
 
 def corrupt_files(path: Optional[str]) -> int:

@@ -32,7 +32,7 @@ SUFFIX = ".envelope"  # raven._delivery.spool.SUFFIX (not imported: this file mu
 
 
 def spool_files(path: Optional[str]) -> int:
-    """Spool files waiting in ``path`` (its top level only; ``.tmp/`` and ``corrupt/`` excluded)."""
+    """Spool files waiting in ``path`` (its top level only; ``corrupt/`` excluded)."""
     if not path:
         return 0
     try:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Optional
 
 from raven import cli_spool
+from raven._log_collector import LogCollector
 from raven.version import VERSION
 
 __all__ = ("main", "TRANSPORTS", "Receiver", "run_self_check", "run_dsn_test")
@@ -181,24 +182,8 @@ class Receiver:
 # -- diagnostics collected while testing
 
 
-class _Collector(logging.Handler):
-    """Keeps the library's warnings and errors, to explain a failure."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        if message not in self.messages:
-            self.messages.append(message)
-
-
-def _collect_diagnostics() -> _Collector:
-    collector = _Collector()
+def _collect_diagnostics() -> LogCollector:
+    collector = LogCollector()
     for name in ("sentry.errors", "raven"):
         log = logging.getLogger(name)
         log.addHandler(collector)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from raven._log_collector import LogCollector
+
 __all__ = ("add_parser", "run")
 
 #: Seconds ``--replay`` waits by default.
@@ -305,25 +307,9 @@ def purge(path: str, dsn: Optional[_Dsn], out: IO[str]) -> int:
 # -- raven spool DIR --replay --dsn DSN
 
 
-class _Collector(logging.Handler):
-    """The library's log lines, kept for the command to print (nothing reaches the terminal)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        if message not in self.messages:
-            self.messages.append(message)
-
-
 @contextmanager
-def _collected() -> Iterator[_Collector]:
-    collector = _Collector()
+def _collected() -> Iterator[LogCollector]:
+    collector = LogCollector()
     saved = []
     for name in ("sentry.errors", "raven"):
         log = logging.getLogger(name)

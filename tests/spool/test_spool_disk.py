@@ -256,14 +256,14 @@ def read_only_dir(path: Path) -> Iterator[Callable[[], None]]:
         path.mkdir(parents=True)
 
         def chmod() -> None:
-            for directory in (path, path / ".tmp", path / ".owners"):
+            for directory in (path, path / ".owners"):
                 if directory.exists():
                     directory.chmod(0o500)
 
         try:
             yield chmod
         finally:
-            for directory in (path, path / ".tmp", path / ".owners"):
+            for directory in (path, path / ".owners"):
                 if directory.exists():
                     directory.chmod(0o700)
         return

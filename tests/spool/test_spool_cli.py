@@ -106,7 +106,8 @@ def test_replay_sends_the_files_of_the_dsn_and_exits_0(
     server = port.serve()
     servers.append(server)
 
-    result, elapsed = run_cli("spool", str(spool_dir), "--replay", "--dsn", dsn, "--timeout", "30")
+    # A replay timeout longer than the test's own: the command must end when nothing is left.
+    result, _ = run_cli("spool", str(spool_dir), "--replay", "--dsn", dsn, "--timeout", "600")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr == ""  # nothing from the library
@@ -115,7 +116,6 @@ def test_replay_sends_the_files_of_the_dsn_and_exits_0(
     assert all(request.path == "/api/1/envelope/" for request in server.requests)
     assert files_of(spool_dir, dsn) == []
     assert event_files(spool_dir) == [other_name]
-    assert elapsed < 20
 
 
 def test_replay_while_the_server_is_down_keeps_the_files_and_exits_1(port: Port, spool_dir: Path) -> None:
@@ -123,14 +123,14 @@ def test_replay_while_the_server_is_down_keeps_the_files_and_exits_1(port: Port,
     outage_files(dsn, spool_dir, 3)
     before = event_files(spool_dir)
 
-    result, elapsed = run_cli("spool", str(spool_dir), "--replay", "--dsn", dsn, "--timeout", "1.5")
+    # run_cli's own deadline fails the test if the command does not end at its --timeout.
+    result, _ = run_cli("spool", str(spool_dir), "--replay", "--dsn", dsn, "--timeout", "1.5")
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr == ""
     assert "sent: 0, left: 3, lost: 0" in result.stdout.splitlines()
     assert "Connection refused" in result.stdout  # the reason, printed by the command
     assert event_files(spool_dir) == before
-    assert elapsed < 15
     # The command's client let go of the directory: nobody owns the files.
     assert list((spool_dir / ".owners").iterdir()) == []
 

@@ -80,9 +80,7 @@ def test_outage_clean_close_then_a_new_process_delivers_every_event_once(
     client = make_client(dsn)
     ids = [client.captureMessage(f"outage event {n}") for n in range(count)]
     wait_for(client.state.did_fail, 10, "a failed send")
-    started = time.monotonic()
     client.close(0.5)
-    assert time.monotonic() - started < 3.0
     assert client.delivery_stats()["lost"] == {}
     assert client.delivery_stats()["sent"] == 0
     # Every event is on disk when close returns, and the process let go of the directory.

@@ -124,8 +124,10 @@ def test_preloaded_app_forked_into_two_workers(tmp_path: Path) -> None:
                 os.killpg(gunicorn.pid, signal.SIGKILL)
                 gunicorn.wait()
         assert set(served) == booted, (served, booted)  # both forked workers served views
-        events = wait_for_events(sentry_server, len(event_ids), timeout=5)
-        time.sleep(0.2)
+        wait_for_events(sentry_server, len(event_ids), timeout=5)
+        # Every worker is gone: once their connections are closed nothing more can arrive (a
+        # duplicate included).
+        sentry_server.wait_until(lambda _: sentry_server.open_connections == 0, 5, "connections closed")
         events = sentry_server.events()
 
     assert arrived_before_stop < len(event_ids)  # the exit had events to deliver

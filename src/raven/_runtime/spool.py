@@ -706,4 +706,16 @@ def _write_all_at_exit() -> None:
             pass
 
 
+def _after_fork_in_child() -> None:
+    # At the fork, not at the child's first capture: the new owner's lock file is disk I/O.
+    for spool in list(_spools):
+        try:
+            if spool._pid != os.getpid():
+                spool._after_fork()
+        except Exception:
+            pass
+
+
 atexit.register(_write_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -9,9 +9,7 @@ send fails to connect, as when the server is down. The second process has no pro
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -23,40 +21,27 @@ from e2e_events import assert_exception_event, assert_message_event
 
 pytestmark = pytest.mark.e2e
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loops"))
+
+import harness  # noqa: E402
+
 CHILD = Path(__file__).parent / "children" / "spool_child.py"
-SRC = Path(__file__).resolve().parents[2] / "src"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy") + (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+)
 #: Plain messages captured beside the message and exception events.
 MORE = 8
 
 
-def run_child(
-    scenario: str, timeout: float = 120.0, proxy: Optional[str] = None, **params: Any
-) -> dict[str, Any]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") and key != "SENTRY_DSN"
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+def run_child(scenario: str, proxy: Optional[str] = None, **params: Any) -> dict[str, Any]:
+    """The e2e spool child, with ``proxy`` as its only HTTP proxy (none when None)."""
+    environ: dict[str, Optional[str]] = {name: None for name in PROXY_VARIABLES}
     if proxy is not None:
-        env["http_proxy"] = env["HTTP_PROXY"] = proxy
-    proc = subprocess.run(
-        [sys.executable, str(CHILD), json.dumps({"scenario": scenario, **params})],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise AssertionError(
-            f"spool child {scenario} exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\n"
-            f"stderr:\n{proc.stderr[-5000:]}"
-        )
-    result: dict[str, Any] = json.loads(lines[-1])
-    result["stderr"] = proc.stderr
-    return result
+        environ["http_proxy"] = environ["HTTP_PROXY"] = proxy
+    return harness.run_child(CHILD.name, scenario, 120.0, children=CHILD.parent, environ=environ, **params)
 
 
 def test_events_of_a_process_that_could_not_reach_bugsink_are_stored_by_the_next_one(

@@ -12,23 +12,36 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 CHILDREN = Path(__file__).parent / "children"
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def run_child(
-    script: str, scenario: str, timeout: float = 60.0, *, children: Path = CHILDREN, **params: Any
+    script: str,
+    scenario: str,
+    timeout: float = 60.0,
+    *,
+    children: Path = CHILDREN,
+    environ: Optional[Mapping[str, Optional[str]]] = None,
+    **params: Any,
 ) -> dict[str, Any]:
     """Run ``<children>/<script>`` with ``scenario`` and ``params`` (JSON), return its JSON result.
 
     ``children`` is the scripts' directory: this one's ``children/`` unless another suite has its own.
+    ``environ``: variables to set in the child (None: to remove).
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("SENTRY_DSN", None)
+    for name, value in (environ or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     payload = json.dumps({"scenario": scenario, **params})
     proc = subprocess.run(
         [sys.executable, str(children / script), payload],

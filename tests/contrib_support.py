@@ -133,12 +133,20 @@ def run_python(
     code: str, timeout: float = 60, env: Optional[dict[str, str]] = None
 ) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter (this one, with ``src`` and ``tests`` importable)."""
+    return _run([sys.executable, "-c", code], timeout, env)
+
+
+def run_script(path: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the script ``path`` with ``args`` as :func:`run_python` runs code."""
+    return _run([sys.executable, path, *args], timeout, None)
+
+
+def _run(command: list[str], timeout: float, env: Optional[dict[str, str]]) -> subprocess.CompletedProcess:
     environ = dict(os.environ)
     environ["PYTHONPATH"] = os.pathsep.join([SRC_DIR, TESTS_DIR, environ.get("PYTHONPATH", "")])
     for name in [name for name in environ if name.startswith("SENTRY_")]:
         del environ[name]
     environ.update(env or {})
-    command = [sys.executable, "-c", code]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environ, check=False)
 
 

@@ -8,15 +8,13 @@ extension, the logging integration; Sanic's 404 is not reported."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 pytest.importorskip("sanic")
 pytest.importorskip("sanic_testing")
 
-from contrib_support import SRC_DIR, TESTS_DIR, json_lines, only_exception, wait_for_events  # noqa: E402
+from contrib_support import json_lines, only_exception, run_script, wait_for_events  # noqa: E402
 from servers import LoopbackServer  # noqa: E402
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sanic_child.py")
@@ -24,10 +22,7 @@ CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sanic_child.py
 
 def test_sanic_application() -> None:
     with LoopbackServer() as server:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC_DIR, TESTS_DIR]))
-        result = subprocess.run(
-            [sys.executable, CHILD, server.dsn()], capture_output=True, text=True, timeout=120, env=env
-        )
+        result = run_script(CHILD, server.dsn(), timeout=120)
         assert result.returncode == 0, result.stderr[-3000:]
         lines = json_lines(result.stdout)
         replies = {line["path"]: line for line in lines if "path" in line}

@@ -6,15 +6,13 @@ at the method (zerorpc's frames hidden), and the caller still getting its Remote
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 pytest.importorskip("zerorpc")
 pytest.importorskip("gevent")
 
-from contrib_support import SRC_DIR, TESTS_DIR, json_lines, only_exception, wait_for_events  # noqa: E402
+from contrib_support import json_lines, only_exception, run_script, wait_for_events  # noqa: E402
 from servers import LoopbackServer  # noqa: E402
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zerorpc_child.py")
@@ -22,10 +20,7 @@ CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zerorpc_child.
 
 def test_server_exceptions_are_reported() -> None:
     with LoopbackServer() as server:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC_DIR, TESTS_DIR]))
-        result = subprocess.run(
-            [sys.executable, CHILD, server.dsn()], capture_output=True, text=True, timeout=120, env=env
-        )
+        result = run_script(CHILD, server.dsn(), timeout=120)
         assert result.returncode == 0, result.stderr[-3000:]
         [seen] = json_lines(result.stdout)
         events = wait_for_events(server, 2)

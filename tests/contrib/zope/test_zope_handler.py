@@ -9,15 +9,13 @@ Zope's anonymous user)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 pytest.importorskip("ZConfig")
 pytest.importorskip("AccessControl")
 
-from contrib_support import SRC_DIR, TESTS_DIR, json_lines, only_exception, wait_for_events  # noqa: E402
+from contrib_support import json_lines, only_exception, run_script, wait_for_events  # noqa: E402
 from servers import LoopbackServer  # noqa: E402
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zope_child.py")
@@ -25,10 +23,7 @@ CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zope_child.py"
 
 def test_zope_event_log() -> None:
     with LoopbackServer() as server:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC_DIR, TESTS_DIR]))
-        result = subprocess.run(
-            [sys.executable, CHILD, server.dsn()], capture_output=True, text=True, timeout=60, env=env
-        )
+        result = run_script(CHILD, server.dsn(), timeout=60)
         assert result.returncode == 0, result.stderr[-3000:]
         [handler] = json_lines(result.stdout)
         editor, anonymous = wait_for_events(server, 2)

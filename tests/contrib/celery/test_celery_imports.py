@@ -3,13 +3,7 @@ to install when it is missing; it keeps raven 6.10's public names. Each check in
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-SRC = str(Path(__file__).resolve().parents[3] / "src")
+from typing import Any
 
 # Makes ``import celery`` fail as if it were not installed.
 _BLOCK = """
@@ -22,13 +16,13 @@ sys.meta_path.insert(0, _Missing())
 """
 
 
-def run(code: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=SRC)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=False
-    )
+from contrib_support import json_lines, run_python  # noqa: E402  (after the shim source above)
+
+
+def run(code: str) -> Any:
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json_lines(proc.stdout)[-1]
 
 
 def test_import_raven_does_not_import_celery() -> None:

@@ -4,22 +4,15 @@ process."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from typing import Any
 
-SRC = str(Path(__file__).resolve().parents[3] / "src")
+from contrib_support import json_lines, run_python
 
 
-def run(code: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=SRC)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=False
-    )
+def run(code: str) -> Any:
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json_lines(proc.stdout)[-1]
 
 
 def test_import_raven_and_awslambda_do_not_import_tornado() -> None:

@@ -314,10 +314,15 @@ class Spool:
             self._wake.notify()
             return
         self._busy.discard(name.name)
-        if kind == "delete":
-            self.dir.remove(name, fd)
-        else:
+        self._do_job(kind, name, fd)
+
+    def _do_job(self, kind: str, name: SpoolName, fd: Optional[int]) -> None:
+        """Delete a file (and count it gone), or let go of its claim."""
+        if kind != "delete":
             release(fd)
+        elif self.dir.remove(name, fd):
+            self._files -= 1
+            self._bytes -= name.size
 
     def _hold(self, key: str, size: int) -> None:
         self._in_memory[key] = size
@@ -359,12 +364,7 @@ class Spool:
                 for key in keys:
                     self._write(key)
                 for kind, name, fd in jobs:
-                    if kind == "delete":
-                        if self.dir.remove(name, fd):
-                            self._files -= 1
-                            self._bytes -= name.size
-                    else:
-                        release(fd)
+                    self._do_job(kind, name, fd)
                 with self._lock:
                     for kind, name, _ in jobs:
                         self._busy.discard(name.name)
@@ -633,10 +633,7 @@ class Spool:
             self._exiting = True
             jobs, self._jobs = self._jobs, []
         for kind, name, fd in jobs:
-            if kind == "delete":
-                self.dir.remove(name, fd)
-            else:
-                release(fd)
+            self._do_job(kind, name, fd)
 
 
 class SpooledDispatcher:

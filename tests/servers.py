@@ -268,11 +268,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             received_at=time.monotonic(),
         )
         answer = owner._record(record)
-        if answer.delay and owner._stopping.wait(answer.delay):
-            self._abort(reset=False)
-            return
-        if answer.action == "hang":
+        stopped = bool(answer.delay) and owner._stopping.wait(answer.delay)
+        if answer.action == "hang" and not stopped:
             owner._stopping.wait()
+        # Before any byte of the answer, so the client cannot start its next request first.
+        owner._on_answering()
+        if stopped or answer.action == "hang":
             self._abort(reset=False)
         elif answer.action in ("drop", "reset"):
             self._abort(reset=answer.action == "reset")
@@ -345,6 +346,8 @@ class LoopbackServer:
         self.connections = 0
         self.open_connections = 0
         self.most_open = 0  # the most connections open at once
+        self.in_flight = 0  # requests received and not yet answered
+        self.most_in_flight = 0
         self.tls_failures = 0
         self.handler_errors = 0
         self._script: deque[Answer] = deque()
@@ -509,8 +512,14 @@ class LoopbackServer:
                 self.open_connections -= 1
             self._cond.notify_all()
 
+    def _on_answering(self) -> None:
+        with self._cond:
+            self.in_flight -= 1
+
     def _record(self, request: RecordedRequest) -> Answer:
         with self._cond:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
             self.requests.append(request)
             self._cond.notify_all()
             if self._script:

@@ -14,6 +14,12 @@ class ClientFacade:
 
     client: Any
 
+    def _take_options(self, **given: Any) -> None:
+        """``init_app``'s options: each one given (not None) replaces the constructor's."""
+        for name, value in given.items():
+            if value is not None:
+                setattr(self, name, value)
+
     def _capture(self, method: str, *args: Any, **kwargs: Any) -> Optional[str]:
         result: Optional[str] = getattr(self.client, method)(*args, **kwargs)
         return result

@@ -212,21 +212,17 @@ class Sentry(ClientFacade):
         wrap_wsgi: Optional[bool] = None,
         register_signal: Optional[bool] = None,
     ) -> None:
-        if dsn is not None:
-            self.dsn = dsn
-        if level is not None:
-            self.level = level
-        if wrap_wsgi is not None:
-            self.wrap_wsgi = wrap_wsgi
-        elif self.wrap_wsgi is None:
+        self._take_options(
+            dsn=dsn,
+            level=level,
+            wrap_wsgi=wrap_wsgi,
+            register_signal=register_signal,
+            logging=logging,
+            logging_exclusions=logging_exclusions,
+        )
+        if self.wrap_wsgi is None:
             # The debugger shows the error already; wrapping reported it twice (raven #412).
             self.wrap_wsgi = not (app and app.debug)
-        if register_signal is not None:
-            self.register_signal = register_signal
-        if logging is not None:
-            self.logging = logging
-        if logging_exclusions is not None:
-            self.logging_exclusions = logging_exclusions
 
         if not self.client:
             self.client = make_client(self.client_cls, app, self.dsn)

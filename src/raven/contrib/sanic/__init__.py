@@ -217,12 +217,7 @@ class Sentry(ClientFacade):
         level: Optional[int] = None,
         logging_exclusions: Optional[Iterable[str]] = None,
     ) -> None:
-        if dsn is not None:
-            self.dsn = dsn
-        if level is not None:
-            self.level = level
-        if logging is not None:
-            self.logging = logging
+        self._take_options(dsn=dsn, level=level, logging=logging)
         if logging_exclusions is None:
             self.logging_exclusions = DEFAULT_LOGGING_EXCLUSIONS
         else:

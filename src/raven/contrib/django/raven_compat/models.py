@@ -1,29 +1,8 @@
-"""``raven.contrib.django.models`` under the ``raven_compat`` name."""
+"""``raven.contrib.django.models`` under the ``raven_compat`` name: the same objects, the same names."""
 
 from __future__ import annotations
 
-from raven.contrib.django.models import (
-    ProxyClient,
-    SentryDjangoHandler,
-    client,
-    get_client,
-    get_installed_apps,
-    initialize,
-    install_middleware,
-    logger,
-    register_serializers,
-    sentry_exception_handler,
-)
+from raven.contrib.django import models as _models
+from raven.contrib.django.models import *  # noqa: F403
 
-__all__ = (
-    "ProxyClient",
-    "SentryDjangoHandler",
-    "client",
-    "get_client",
-    "get_installed_apps",
-    "initialize",
-    "install_middleware",
-    "logger",
-    "register_serializers",
-    "sentry_exception_handler",
-)
+__all__ = _models.__all__

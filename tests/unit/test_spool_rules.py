@@ -3,6 +3,7 @@ event that has a spool file (``Kept``, ``lose``, ``lost_at_close``). No I/O, no 
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import pytest
@@ -228,6 +229,26 @@ def test_lose_keeps_for_outages_and_overflow_and_deletes_otherwise() -> None:
     assert [event_id for event_id, _ in calls["kept"]] == ["b" * 32, "c" * 32]
     assert calls["done"] == ["d" * 32, "e" * 32]
     assert core.stats()["lost"] == {"send_error:error": 1, "ratelimit_backoff:error": 1}
+
+
+def test_take_parked_removes_only_spooled_events_and_keeps_the_order() -> None:
+    core, _ = _core()
+    report = object()  # a queued client report is never parked
+    queue: deque[Any] = deque(
+        [
+            _item("a" * 32),
+            _item("b" * 32, spooled=False),
+            report,
+            _item("c" * 32),
+            _item("d" * 32, spooled=False),
+        ]
+    )
+    parked = core.take_parked(queue)
+    assert [item.event_id for item in parked] == ["a" * 32, "c" * 32]
+    assert [getattr(entry, "event_id", entry) for entry in queue] == ["b" * 32, report, "d" * 32]
+    without, _ = _core(spool=False)
+    unspooled: deque[Any] = deque([_item()])
+    assert without.take_parked(unspooled) == [] and len(unspooled) == 1
 
 
 def test_a_close_keeps_spooled_events_for_the_next_start() -> None:

@@ -49,6 +49,7 @@ imports no threading.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, Protocol
 
@@ -327,6 +328,19 @@ class DeliveryCore:
         events after a :class:`Kept` decision (:meth:`lose` with ``network_error``)."""
         spool = self.spool
         return item.spool_key is not None and spool is not None and spool.holds(item)
+
+    def take_parked(self, queue: deque[Any]) -> list[EventItem]:
+        """Removes from an adapter's ``queue`` (in place, order kept) the events that
+        :meth:`parks`, and returns them: the adapter settles them with :meth:`lose`
+        (``network_error``) once it has updated its own counts."""
+        parked: list[EventItem] = []
+        for _ in range(len(queue)):
+            entry = queue.popleft()
+            if isinstance(entry, EventItem) and self.parks(entry):
+                parked.append(entry)
+            else:
+                queue.append(entry)
+        return parked
 
     def lose(self, item: EventItem, reason: Reason) -> bool:
         """An adapter gives up on ``item`` for ``reason``: count it, unless the spool keeps it

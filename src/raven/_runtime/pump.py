@@ -195,10 +195,9 @@ class Pump:
     def _park(self) -> None:
         """The server cannot be reached: queued events with a spool file go back to the spool."""
         core = self.core
-        parked = [item for item in self._queue if core.parks(item)]
+        parked = core.take_parked(self._queue)
         if not parked:
             return
-        self._queue = deque(item for item in self._queue if not core.parks(item))
         self._queued_bytes -= sum(len(item.payload) for item in parked)
         self._unsettled -= len(parked)
         for item in parked:

@@ -471,10 +471,9 @@ class Worker:
         core = self.core
         assert core is not None
         with self._work:
-            parked = [e for e in self._queue if isinstance(e, EventItem) and core.parks(e)]
+            parked = core.take_parked(self._queue)
             if not parked:
                 return
-            self._queue = deque(e for e in self._queue if not (isinstance(e, EventItem) and core.parks(e)))
             self._queued_bytes -= sum(_size(e) for e in parked)
             self._settle_locked(len(parked))
         for item in parked:

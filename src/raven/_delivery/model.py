@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Optional, Union
+from dataclasses import dataclass, field
+from typing import NamedTuple, Optional, Union
 
 #: Data category of error and message events (Sentry treats "default" events as errors).
 ERROR = "error"
@@ -31,9 +31,12 @@ class Reason(str, enum.Enum):
     EVENT_PROCESSOR = "event_processor"
 
 
-@dataclass(frozen=True)
-class EventItem:
-    """An event ready to deliver: its JSON bytes, serialized on the caller's thread."""
+class EventItem(NamedTuple):
+    """An event ready to deliver: its JSON bytes, serialized on the caller's thread.
+
+    A named tuple, not a frozen dataclass: one is made on every capture, and a tuple is built
+    three times faster.
+    """
 
     event_id: str
     payload: bytes
@@ -46,7 +49,7 @@ class EventItem:
 
     def retried(self) -> EventItem:
         """The same event, one failed connection attempt later."""
-        return replace(self, attempts=self.attempts + 1)
+        return self._replace(attempts=self.attempts + 1)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ import re
 import threading
 import time
 import weakref
-from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from raven._delivery.core import DeliveryCore
@@ -480,7 +479,7 @@ class Spool:
             else:
                 self._candidate(name)
         if fallback:
-            self._hand_over(replace(item, spool_key=None))
+            self._hand_over(item._replace(spool_key=None))
 
     def _candidate(self, name: SpoolName) -> None:
         """A file to replay; beyond ``CANDIDATES`` it waits for a scan to find it again (memory

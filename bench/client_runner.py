@@ -60,6 +60,16 @@ def rss_kib() -> Dict[str, int]:
     return out
 
 
+def rss_growth(before: Dict[str, int], after: Dict[str, int], peak: bool = True) -> Dict[str, Any]:
+    """The memory figures of an ``rss`` result, in MiB (``peak``: VmHWM means this run's peak)."""
+    return {
+        "rss_before_mib": before["VmRSS"] / 1024.0,
+        "rss_after_mib": after["VmRSS"] / 1024.0,
+        "rss_growth_mib": (after["VmRSS"] - before["VmRSS"]) / 1024.0,
+        "peak_growth_mib": (after["VmHWM"] - before["VmRSS"]) / 1024.0 if peak else None,
+    }
+
+
 # -- the exception scenario: raised through 10 frames with ~5 locals of mixed types each --------------
 
 
@@ -486,10 +496,7 @@ def run_rss(spec: Dict[str, Any], ad: Adapter) -> None:
     emit(
         phase="result",
         n=n,
-        rss_before_mib=before["VmRSS"] / 1024.0,
-        rss_after_mib=after["VmRSS"] / 1024.0,
-        rss_growth_mib=(after["VmRSS"] - before["VmRSS"]) / 1024.0,
-        peak_growth_mib=(after["VmHWM"] - before["VmRSS"]) / 1024.0,
+        **rss_growth(before, after),
         mean_us=total / n * 1e6,
         delivery_stats=ad.delivery_stats(),
     )

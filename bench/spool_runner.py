@@ -26,7 +26,7 @@ import time
 import traceback
 from typing import Any, Dict, Optional, Tuple
 
-from client_runner import Adapter, emit, rss_kib, start_watchdog
+from client_runner import Adapter, emit, rss_growth, rss_kib, start_watchdog
 
 SUFFIX = ".envelope"  # raven._delivery.spool.SUFFIX (not imported: this file must not shape raven)
 
@@ -103,11 +103,8 @@ def run_rss(spec: Dict[str, Any], ad: Adapter) -> None:
     emit(
         phase="result",
         n=n,
-        rss_before_mib=before["VmRSS"] / 1024.0,
-        rss_after_mib=after["VmRSS"] / 1024.0,
-        rss_growth_mib=(after["VmRSS"] - before["VmRSS"]) / 1024.0,
+        **rss_growth(before, after, peak=peak_reset),
         rss_growth_at_last_capture_mib=(during["VmRSS"] - before["VmRSS"]) / 1024.0,
-        peak_growth_mib=(after["VmHWM"] - before["VmRSS"]) / 1024.0 if peak_reset else None,
         mean_us=total / n * 1e6,
         spool_files=files if spool_dir else None,
         write_lag_s=waited if spool_dir else None,

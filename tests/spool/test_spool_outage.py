@@ -188,7 +188,10 @@ def test_an_event_sent_while_the_spool_thread_is_busy_is_not_sent_again(
         second = client.captureMessage("second event")
         assert writing.wait(10)
         held_at = time.monotonic()
-        # Both sent (the second before its file was written) while the thread is held.
+        # Both sent (the second before its file was written) while the thread is held, and held
+        # past a rescan interval: not a wait for something to happen, but so that the thread's
+        # first round after the hold also rescans the directory, where the sent file must not be
+        # taken for one to replay.
         wait_for(
             lambda: client.delivery_stats()["sent"] >= 2 and time.monotonic() >= held_at + SCAN_EVERY,
             10,
@@ -220,6 +223,7 @@ def test_an_event_kept_while_the_spool_thread_is_busy_is_sent_once_later(
         second = client.captureMessage("second event")
         assert writing.wait(10)
         held_at = time.monotonic()
+        # Held past a rescan interval too, as in the test above.
         wait_for(
             lambda: client.state.did_fail() and time.monotonic() >= held_at + SCAN_EVERY, 10, "a failed send"
         )

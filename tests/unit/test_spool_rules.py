@@ -96,6 +96,17 @@ def test_spooled_envelope_has_no_sent_at_and_reads_back() -> None:
     assert read_envelope(data) == (item.event_id, item.payload)
 
 
+def test_a_file_must_hold_the_event_its_name_says() -> None:
+    core, _ = _core()
+    dashed = "0f" * 4 + "-" + "1" * 27  # ids from elsewhere may carry what a name cannot
+    data = core.spooled_envelope(_item(dashed))
+    named = spool_name(1_700_000_000.0, "tag", "own", dashed, len(data))
+    assert named.event_id == "0f" * 4 + "1" * 27 and parse_name(named.name) == named
+    assert read_envelope(data, named) == (dashed, _item(dashed).payload)
+    with pytest.raises(ValueError, match="not the one its name says"):
+        read_envelope(data, spool_name(1_700_000_000.0, "tag", "own", "b" * 32, len(data)))
+
+
 @pytest.mark.parametrize(
     ("mangle", "why"),
     [

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,6 +39,8 @@ SUFFIX = ".envelope"
 FEED_PER_CONNECTION = 4
 #: The largest share of a pause added as jitter.
 JITTER = 0.25
+
+_NOT_IN_NAMES = re.compile(r"[^0-9A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,14 @@ def dsn_tag(public_dsn: str) -> str:
     return hashlib.sha1(public_dsn.encode("utf-8")).hexdigest()[:8]
 
 
+def name_id(event_id: str) -> str:
+    """The event id as a file name holds it: letters and digits only, at most 64."""
+    return _NOT_IN_NAMES.sub("", event_id)[:64] or "0"
+
+
 def spool_name(wall: float, tag: str, owner: str, event_id: str, size: int) -> SpoolName:
-    return SpoolName(int(wall * 1e9), tag, owner, event_id, size)
+    """The name of the file of event ``event_id`` captured at ``wall``, ``size`` bytes long."""
+    return SpoolName(int(wall * 1e9), tag, owner, name_id(event_id), size)
 
 
 def parse_name(name: str) -> Optional[SpoolName]:
@@ -93,8 +102,9 @@ def parse_name(name: str) -> Optional[SpoolName]:
     return SpoolName(int(captured), tag, owner, event_id, int(size))
 
 
-def read_envelope(data: bytes, expected_id: Optional[str] = None) -> tuple[str, bytes]:
-    """``(event_id, event payload)`` of a spool file; ``ValueError`` if it is not a whole one."""
+def read_envelope(data: bytes, name: Optional[SpoolName] = None) -> tuple[str, bytes]:
+    """``(event_id, event payload)`` of a spool file; ``ValueError`` if it is not a whole one, or
+    not the event its ``name`` says."""
     try:
         header, items = parse_envelope(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -102,8 +112,8 @@ def read_envelope(data: bytes, expected_id: Optional[str] = None) -> tuple[str, 
     event_id = header.get("event_id") if isinstance(header, dict) else None
     if not isinstance(event_id, str) or not event_id:
         raise ValueError("no event_id in the envelope header")
-    if expected_id is not None and event_id != expected_id:
-        raise ValueError(f"event_id {event_id} does not match the file name's {expected_id}")
+    if name is not None and name_id(event_id) != name.event_id:
+        raise ValueError(f"its event_id {event_id} is not the one its name says")
     events = [payload for item, payload in items if item.get("type") == "event"]
     if len(events) != 1 or len(items) != 1:
         raise ValueError(f"expected one event item, found {len(items)} item(s)")

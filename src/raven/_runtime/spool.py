@@ -38,7 +38,6 @@ import heapq
 import itertools
 import os
 import random
-import re
 import threading
 import time
 import weakref
@@ -72,12 +71,6 @@ RESCAN_INTERVAL = 30.0
 RESCAN_SOON = 0.05
 #: Seconds the spool stays off after the directory failed.
 DEGRADED_FOR = 30.0
-
-_ID = re.compile(r"[^0-9A-Za-z]")
-
-
-def _name_id(event_id: str) -> str:
-    return _ID.sub("", event_id)[:64] or "0"
 
 
 class _Candidates:
@@ -448,7 +441,7 @@ class Spool:
         name: Optional[SpoolName] = None
         if self._usable and time.monotonic() >= self._off_until:
             data = self.core.spooled_envelope(item)
-            name = spool_name(time.time(), self._tag, self.dir.owner, _name_id(item.event_id), len(data))
+            name = spool_name(time.time(), self._tag, self.dir.owner, item.event_id, len(data))
             if not self._make_room(name.size):
                 name = None
             else:
@@ -564,9 +557,7 @@ class Spool:
                 continue
             fd, data = claimed
             try:
-                event_id, payload = read_envelope(data)
-                if _name_id(event_id) != name.event_id:
-                    raise ValueError("its event_id is not the one its name says")
+                event_id, payload = read_envelope(data, name)
             except ValueError as exc:
                 self.dir.move_aside(name.name, fd)
                 self._files -= 1

@@ -4,6 +4,11 @@ to explain a failure (the library itself never prints)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: The loggers the library writes its diagnostics to.
+LIBRARY_LOGGERS = ("sentry.errors", "raven")
 
 
 class LogCollector(logging.Handler):
@@ -20,3 +25,27 @@ class LogCollector(logging.Handler):
             message = str(record.msg)
         if message not in self.messages:
             self.messages.append(message)
+
+
+@contextmanager
+def collecting(own: bool = False) -> Iterator[LogCollector]:
+    """A :class:`LogCollector` on the library's loggers while the block runs; the loggers are put
+    back as they were after it. ``own``: the messages go to the collector only, not on to the
+    process's other handlers."""
+    collector = LogCollector()
+    saved = []
+    for name in LIBRARY_LOGGERS:
+        log = logging.getLogger(name)
+        saved.append((log, log.level, log.propagate))
+        log.addHandler(collector)
+        if log.level == logging.NOTSET or log.level > logging.WARNING:
+            log.setLevel(logging.WARNING)
+        if own:
+            log.propagate = False
+    try:
+        yield collector
+    finally:
+        for log, level, propagate in saved:
+            log.removeHandler(collector)
+            log.setLevel(level)
+            log.propagate = propagate

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Optional
 
 from raven import cli_spool
-from raven._log_collector import LogCollector
+from raven._log_collector import LogCollector, collecting
 from raven.version import VERSION
 
 __all__ = ("main", "TRANSPORTS", "Receiver", "run_self_check", "run_dsn_test")
@@ -182,16 +182,6 @@ class Receiver:
 # -- diagnostics collected while testing
 
 
-def _collect_diagnostics() -> LogCollector:
-    collector = LogCollector()
-    for name in ("sentry.errors", "raven"):
-        log = logging.getLogger(name)
-        log.addHandler(collector)
-        if log.level == logging.NOTSET or log.level > logging.WARNING:
-            log.setLevel(logging.WARNING)
-    return collector
-
-
 def _quiet_client_options() -> dict[str, Any]:
     # The CLI's client must not hook the process it runs in.
     return {"install_sys_hook": False, "install_logging_hook": False, "hook_libraries": ()}
@@ -271,11 +261,21 @@ def run_dsn_test(
     out: IO[str] = sys.stdout,
 ) -> int:
     """Send one test event to ``dsn`` and report the outcome. Returns the exit status."""
+    out.write(f"Using DSN configuration:\n  {_redacted(dsn)}\n\n")
+    with collecting() as collector:
+        return _send_test(dsn, data, tags, out, collector)
+
+
+def _send_test(
+    dsn: str,
+    data: Optional[dict[str, Any]],
+    tags: Optional[dict[str, Any]],
+    out: IO[str],
+    collector: LogCollector,
+) -> int:
     from raven.base import Client
     from raven.exceptions import ConfigurationError
 
-    out.write(f"Using DSN configuration:\n  {_redacted(dsn)}\n\n")
-    collector = _collect_diagnostics()
     try:
         client = Client(dsn, include_paths=["raven"], **_quiet_client_options())
     except (ConfigurationError, ImportError) as exc:
@@ -359,21 +359,21 @@ def _check_transport(name: str, path: str, receiver: Receiver) -> CheckResult:
         if _missing_library(exc):
             return CheckResult(name, "skipped", detail=f"not installed ({exc})")
         return CheckResult(name, "no", detail=f"{type(exc).__name__}: {exc}")
-    collector = _collect_diagnostics()
-    try:
-        with warnings.catch_warnings():
-            # The check imports every installed library; eventlet's import warns it is deprecated.
-            warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-            client = Client(receiver.dsn(), transport=transport, **_quiet_client_options())
-    except Exception as exc:
-        if _missing_library(exc):
-            return CheckResult(name, "skipped", detail=f"not installed ({exc})")
-        return CheckResult(name, "no", detail=f"{type(exc).__name__}: {exc}")
-    with _loop_running(path):
-        return _deliver_one(name, client, receiver, collector)
+    with collecting() as collector:
+        try:
+            with warnings.catch_warnings():
+                # The check imports every installed library; eventlet's import warns it is deprecated.
+                warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+                client = Client(receiver.dsn(), transport=transport, **_quiet_client_options())
+        except Exception as exc:
+            if _missing_library(exc):
+                return CheckResult(name, "skipped", detail=f"not installed ({exc})")
+            return CheckResult(name, "no", detail=f"{type(exc).__name__}: {exc}")
+        with _loop_running(path):
+            return _deliver_one(name, client, receiver, collector)
 
 
-def _deliver_one(name: str, client: Any, receiver: Receiver, collector: Any) -> CheckResult:
+def _deliver_one(name: str, client: Any, receiver: Receiver, collector: LogCollector) -> CheckResult:
     try:
         started = time.perf_counter()
         ident = client.captureMessage(f"raven test self-check through {name}", level="info")
@@ -387,8 +387,6 @@ def _deliver_one(name: str, client: Any, receiver: Receiver, collector: Any) -> 
         return CheckResult(name, "yes", millis=(arrived - started) * 1000)
     finally:
         client.close(timeout=1.0)
-        for log_name in ("sentry.errors", "raven"):
-            logging.getLogger(log_name).removeHandler(collector)
 
 
 def run_self_check(transports: Sequence[tuple[str, str]] = TRANSPORTS, out: IO[str] = sys.stdout) -> int:

@@ -19,17 +19,14 @@ them as the reason when something is left or lost. Bad input (no such directory,
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from raven._log_collector import LogCollector
+from raven._log_collector import collecting
 
 __all__ = ("add_parser", "run")
 
@@ -307,41 +304,21 @@ def purge(path: str, dsn: Optional[_Dsn], out: IO[str]) -> int:
 # -- raven spool DIR --replay --dsn DSN
 
 
-@contextmanager
-def _collected() -> Iterator[LogCollector]:
-    collector = LogCollector()
-    saved = []
-    for name in ("sentry.errors", "raven"):
-        log = logging.getLogger(name)
-        saved.append((log, log.level, log.propagate))
-        log.addHandler(collector)
-        log.setLevel(logging.WARNING)
-        log.propagate = False
-    try:
-        yield collector
-    finally:
-        for log, level, propagate in saved:
-            log.removeHandler(collector)
-            log.setLevel(level)
-            log.propagate = propagate
-
-
 def replay(path: str, dsn: _Dsn, timeout: float, out: IO[str]) -> int:
     from raven.base import Client
+    from raven.cli import _lost_summary, _quiet_client_options  # raven.cli imports this module
     from raven.exceptions import ConfigurationError
     from raven.transport.threaded import ThreadedHTTPTransport
 
     deadline = time.monotonic() + timeout
     waiting = len(_list(path, dsn.tag))
-    with _collected() as collector:
+    with collecting(own=True) as collector:
         try:
             client = Client(
                 dsn.value,
                 transport=ThreadedHTTPTransport,
                 spool_dir=path,
-                install_sys_hook=False,
-                install_logging_hook=False,
-                hook_libraries=(),
+                **_quiet_client_options(),
             )
         except (ConfigurationError, ImportError) as exc:
             raise UsageError(str(exc)) from None
@@ -359,8 +336,7 @@ def replay(path: str, dsn: _Dsn, timeout: float, out: IO[str]) -> int:
     lost: dict[str, int] = dict(stats.get("lost") or {})
     out.write(f"sent: {int(stats.get('sent', 0) or 0)}, left: {left}, lost: {sum(lost.values())}\n")
     if lost:
-        reasons = ", ".join(f"{reason} x{count}" for reason, count in sorted(lost.items()))
-        out.write(f"lost by reason: {reasons}\n")
+        out.write(f"lost by reason: {_lost_summary(stats)}\n")
     if left or lost:
         for message in collector.messages[:_MAX_REASONS]:
             out.write(f"  {message}\n")

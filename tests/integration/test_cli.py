@@ -97,6 +97,25 @@ def test_server_refusing_the_event_fails(http_server: Any) -> None:
     assert "send_error" in result.stdout
 
 
+def test_an_in_process_test_puts_the_library_loggers_back(http_server: Any) -> None:
+    """``manage.py raven test`` runs in the application's process: the collector that explains a
+    failure must not stay on the library's loggers, nor change their level."""
+    import io
+    import logging
+
+    from servers import Answer
+
+    from raven.cli import run_dsn_test
+
+    loggers = [logging.getLogger(name) for name in ("sentry.errors", "raven")]
+    before = [(log.level, log.propagate, list(log.handlers)) for log in loggers]
+    http_server.default = Answer(status=403, headers={"X-Sentry-Error": "bad key"}, body=b"")
+    out = io.StringIO()
+    assert run_dsn_test(http_server.dsn(), out=out) == 1
+    assert "bad key" in out.getvalue()  # the collector was there while the test ran
+    assert [(log.level, log.propagate, list(log.handlers)) for log in loggers] == before
+
+
 def test_invalid_dsn_option_is_reported() -> None:
     result, _ = run_cli("test", "https://public@sentry.invalid/1?timeout=abc")
     assert result.returncode == 1

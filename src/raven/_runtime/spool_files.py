@@ -51,7 +51,8 @@ class Scan:
     #: The oldest files this process may send (its own, not in memory, and those of owners
     #: that are gone), at most ``keep`` of them, oldest first.
     oldest: list[SpoolName] = field(default_factory=list)
-    #: More such files than ``oldest`` holds.
+    #: How many such files there are, and whether that is more than ``oldest`` holds.
+    sendable: int = 0
     more: bool = False
     #: Files that are not the spool's (moved aside).
     foreign: list[str] = field(default_factory=list)
@@ -121,9 +122,7 @@ class SpoolDir:
             return True  # cannot tell: leave its files alone
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
+        except OSError:  # held (BlockingIOError), or cannot tell
             return True
         else:
             _unlink(lock)  # gone for good: the next look needs no lock
@@ -226,18 +225,11 @@ class SpoolDir:
                     if owner not in held:
                         held[owner] = owner != self.owner and self.owner_alive(owner)
                     if not held[owner]:
+                        result.sendable += 1
                         yield parsed
 
-        candidates = 0
-
-        def counted() -> Iterator[SpoolName]:
-            nonlocal candidates
-            for name in sendable():
-                candidates += 1
-                yield name
-
-        result.oldest = heapq.nsmallest(keep, counted())
-        result.more = candidates > len(result.oldest)
+        result.oldest = heapq.nsmallest(keep, sendable())
+        result.more = result.sendable > len(result.oldest)
         return result
 
 

@@ -18,13 +18,13 @@ import argparse
 import contextlib
 import io
 import json
-import logging
 import time
 from typing import Any, Optional
 
 from django.core.management.base import BaseCommand, CommandError
 
-from raven.cli import _collect_diagnostics, _flush_timeout, _lost_summary
+from raven._log_collector import LogCollector, collecting
+from raven.cli import _flush_timeout, _lost_summary
 from raven.scripts.runner import send_test_message
 
 __all__ = ("Command", "StoreJsonAction")
@@ -72,14 +72,10 @@ class Command(BaseCommand):
         from raven.contrib.django.models import client, get_client
 
         real = get_client()
-        collector = _collect_diagnostics()
-        try:
+        with collecting() as collector:
             self._test(client, real, collector, options)
-        finally:
-            for name in ("sentry.errors", "raven"):
-                logging.getLogger(name).removeHandler(collector)
 
-    def _test(self, client: Any, real: Any, collector: Any, options: dict[str, Any]) -> None:
+    def _test(self, client: Any, real: Any, collector: LogCollector, options: dict[str, Any]) -> None:
         before = int(real.delivery_stats().get("sent", 0) or 0)
         started = time.perf_counter()
         with contextlib.redirect_stdout(_Out(self)):

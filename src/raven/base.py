@@ -29,6 +29,7 @@ from types import FunctionType
 from typing import Any, Callable, Optional, Union
 
 from raven import events as _events
+from raven._delivery.dsn import SPOOL_OPTIONS
 from raven._delivery.model import ERROR, EventItem, Reason, Sent
 from raven._runtime import logs as _logs
 from raven._runtime.dispatch import loop_idiom
@@ -1019,40 +1020,37 @@ class DummyClient(Client):
         return None
 
 
-_KNOWN_OPTIONS = frozenset(
-    {
-        "include_paths",
-        "exclude_paths",
-        "name",
-        "machine",
-        "auto_log_stacks",
-        "capture_locals",
-        "string_max_length",
-        "list_max_length",
-        "site",
-        "include_versions",
-        "processors",
-        "sanitize_keys",
-        "context",
-        "tags",
-        "environment",
-        "release",
-        "repos",
-        "sample_rate",
-        "ignore_exceptions",
-        # the durable spool (raven._runtime.spool); the DSN's own values win
-        "spool_dir",
-        "spool_max_bytes",
-        "spool_max_files",
-        "spool_max_age",
-        "spool_fsync",
-    }
-)
+_KNOWN_OPTIONS = (
+    frozenset(
+        {
+            "include_paths",
+            "exclude_paths",
+            "name",
+            "machine",
+            "auto_log_stacks",
+            "capture_locals",
+            "string_max_length",
+            "list_max_length",
+            "site",
+            "include_versions",
+            "processors",
+            "sanitize_keys",
+            "context",
+            "tags",
+            "environment",
+            "release",
+            "repos",
+            "sample_rate",
+            "ignore_exceptions",
+        }
+    )
+    | SPOOL_OPTIONS
+)  # the durable spool (raven._runtime.spool); the DSN's own values win
 
 
 def _spool_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The spool options given to ``Client()``, validated (a bad one is an ``InvalidDsn``)."""
-    from raven._delivery.dsn import SPOOL_OPTIONS, TransportOptions
+    from raven._delivery.dsn import TransportOptions
 
     given = {k: v for k, v in options.items() if k in SPOOL_OPTIONS and v is not None}
     if not given:

@@ -414,18 +414,30 @@ def test_full_disk_events_are_delivered_from_memory_and_the_spool_resumes_once_s
     assert thread_failures(error_log) == []
 
 
+@pytest.mark.parametrize("first", ["the write fails", "the connection is refused"])
 def test_full_disk_and_a_refused_connection_the_event_is_retried_from_memory(
-    tmp_path: Path, port: Port, servers: list[LoopbackServer], monkeypatch: pytest.MonkeyPatch
+    first: str,
+    tmp_path: Path,
+    port: Port,
+    servers: list[LoopbackServer],
+    monkeypatch: pytest.MonkeyPatch,
+    error_log: pytest.LogCaptureFixture,
 ) -> None:
     from raven._runtime import resolve
 
-    connect = resolve.create_connection
+    client: Any = None
+    if first == "the write fails":
+        monkeypatch.setattr(spool_module, "WRITE_DELAY", 0.01)
+        connect = resolve.create_connection
 
-    def slow_refusal(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.3)  # the file fails to be written before the connection is refused
-        return connect(*args, **kwargs)
+        def after_the_failed_write(*args: Any, **kwargs: Any) -> Any:
+            # The spool turns itself off when a write fails: only then is the connection refused.
+            wait_for(lambda: client._spool._off_until > 0, 10, "the failed write")
+            return connect(*args, **kwargs)
 
-    monkeypatch.setattr(resolve, "create_connection", slow_refusal)
+        monkeypatch.setattr(resolve, "create_connection", after_the_failed_write)
+    # Else the refusal comes first: the event's file is not due before WRITE_DELAY (1 s), and the
+    # refusal sends it to the disk at once, where writing it fails.
     with mounted_tmpfs(tmp_path / "small", "size=256k") as small:
         client = make_client(port.dsn(small / "spool"))
         try:
@@ -437,6 +449,8 @@ def test_full_disk_and_a_refused_connection_the_event_is_retried_from_memory(
             # pause), it is neither lost nor said to be in the spool.
             assert not client.flush(0.5)
             assert client.delivery_stats()["lost"] == {}
+            kept = spool_lines(error_log, "stays in the spool")
+            assert len(kept) == (0 if first == "the write fails" else 1), kept
             server = port.serve()
             servers.append(server)
             wait_for_events(server, {event_id}, timeout=20)

@@ -156,6 +156,8 @@ class Spool:
         self._closed = False
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
+        #: Events handed back to delivery from memory because their file could not be written.
+        self.handed_back = 0
 
     # -- the client's side
 
@@ -472,6 +474,7 @@ class Spool:
             else:
                 self._candidate(name)
         if fallback:
+            self.handed_back += 1
             self._hand_over(item._replace(spool_key=None))
 
     def _candidate(self, name: SpoolName) -> None:
@@ -646,8 +649,13 @@ class SpooledDispatcher:
         limit = self.spool.core.options.shutdown_timeout if timeout is None else max(0.0, float(timeout))
         started = time.monotonic()
         result = self.inner.flush(timeout)
-        if not loop_idiom(result):  # never block an event loop's thread on the disk
-            self.spool.flush(max(0.0, limit - (time.monotonic() - started)))
+        if loop_idiom(result):  # never block an event loop's thread on the disk
+            return result
+        handed_back = self.spool.handed_back
+        self.spool.flush(max(0.0, limit - (time.monotonic() - started)))
+        if self.spool.handed_back != handed_back:
+            # Events whose file could not be written went back to the transport meanwhile.
+            result = self.inner.flush(max(0.0, limit - (time.monotonic() - started)))
         return result
 
     def close(self, timeout: Optional[float] = None) -> Any:
